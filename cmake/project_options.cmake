@@ -1,0 +1,23 @@
+# Warnings and sanitizers as INTERFACE targets, linked PRIVATE by every nodus target.
+add_library(nodus_warnings INTERFACE)
+add_library(nodus::warnings ALIAS nodus_warnings)
+target_compile_options(nodus_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+  -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  $<$<BOOL:${NODUS_WARNINGS_AS_ERRORS}>:-Werror>)
+
+add_library(nodus_sanitizers INTERFACE)
+add_library(nodus::sanitizers ALIAS nodus_sanitizers)
+if(NODUS_SANITIZE)
+  target_compile_options(nodus_sanitizers INTERFACE
+    -fsanitize=${NODUS_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(nodus_sanitizers INTERFACE -fsanitize=${NODUS_SANITIZE})
+endif()
+
+# nodus_module(NAME SOURCES...): one library per module, alias nodus::NAME.
+function(nodus_module name)
+  add_library(nodus_${name} ${ARGN})
+  add_library(nodus::${name} ALIAS nodus_${name})
+  target_include_directories(nodus_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(nodus_${name} PRIVATE nodus::warnings PUBLIC nodus::sanitizers)
+endfunction()

@@ -1,0 +1,134 @@
+#pragma once
+// event_loop: Node's event loop (libuv uv_run + Node's timers and task queues) on top of one
+// boost::asio::io_context. One per loop thread; single-threaded: every method except post()
+// and stop() must be called on the loop's own thread.
+//
+// One iteration, as uv_run (../shared/NODE_COMPAT.md §1):
+//   pending → poll (ready Asio handlers) → check (immediates) → close → timers
+// After every single callback (timer, immediate, Asio completion handler, close or pending
+// callback) the loop drains next_tick, then microtasks, repeating while either is non-empty.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "runtime/loop/clock.hpp"
+#include "runtime/loop/loop_stats.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace nodus::runtime::loop {
+
+using callback = std::function<void()>;
+
+enum class run_mode {
+  run_default,  // until no referenced handle/request is left, or stop()
+  once,         // one iteration, blocking in poll if there is nothing else to do
+  nowait,       // one iteration, never blocking
+};
+
+// Opaque ids; 0 is never issued.
+struct timer_id {
+  std::uint64_t value = 0;
+  friend bool operator==(timer_id, timer_id) = default;
+};
+struct immediate_id {
+  std::uint64_t value = 0;
+  friend bool operator==(immediate_id, immediate_id) = default;
+};
+
+class event_loop;
+
+// An active handle or request (libuv's notion), counted by type for stats and
+// nodejs_active_handles{type}; a referenced one keeps run_default() alive. Move-only RAII.
+class active_token {
+ public:
+  active_token() = default;
+  active_token(active_token&& other) noexcept;
+  active_token& operator=(active_token&& other) noexcept;
+  active_token(const active_token&) = delete;
+  active_token& operator=(const active_token&) = delete;
+  ~active_token();
+  void ref();
+  void unref();
+  void reset();  // releases the handle now
+  explicit operator bool() const noexcept { return loop_ != nullptr; }
+
+ private:
+  friend class event_loop;
+  active_token(event_loop* loop, std::uint32_t slot, bool ref) : loop_(loop), slot_(slot), ref_(ref) {}
+  event_loop* loop_ = nullptr;
+  std::uint32_t slot_ = 0;
+  bool ref_ = false;
+};
+
+class event_loop {
+ public:
+  // `clk` must outlive the loop. `index` names the loop in stats and logs (loop k of N).
+  explicit event_loop(clock& clk = system_clock(), unsigned index = 0);
+  ~event_loop();
+  event_loop(const event_loop&) = delete;
+  event_loop& operator=(const event_loop&) = delete;
+
+  // Runs iterations per `mode`. Returns true if referenced work remains (uv_run's result).
+  bool run(run_mode mode = run_mode::run_default);
+
+  // Thread-safe. Makes run() return after the current iteration.
+  void stop() noexcept;
+  // Thread-safe. Runs `cb` on the loop thread in its poll phase (used for worker-pool
+  // completions and cross-loop calls). Holds the loop alive until it ran.
+  void post(callback cb);
+
+  // The io_context whose handlers run in the poll phase. Sockets and Beast streams use it.
+  boost::asio::io_context& io() noexcept;
+
+  // --- Node's API -------------------------------------------------------------------
+  // ms outside [1, 2^31-1] becomes 1, as setTimeout does.
+  timer_id set_timeout(callback cb, std::int64_t ms);
+  timer_id set_interval(callback cb, std::int64_t ms);
+  void clear_timer(timer_id id) noexcept;  // clearTimeout and clearInterval (idempotent)
+  void ref_timer(timer_id id) noexcept;
+  void unref_timer(timer_id id) noexcept;
+  bool has_ref(timer_id id) const noexcept;
+
+  immediate_id set_immediate(callback cb);
+  void clear_immediate(immediate_id id) noexcept;
+
+  void next_tick(callback cb);
+  void queue_microtask(callback cb);
+
+  // libuv's pending queue: runs at the start of the next iteration.
+  void defer(callback cb);
+  // Close callbacks of this iteration (uv_close's callbacks).
+  void on_close(callback cb);
+
+  // A handle ("TCPServerWrap", "TCPSocketWrap", "Timeout", ...) or request ("FSReqCallback",
+  // "WorkerJob", ...) for accounting; referenced handles keep run_default() alive.
+  active_token track_handle(std::string_view type, bool ref = true);
+  active_token track_request(std::string_view type);
+
+  // Loop time (uv_now): cached, updated at the start of an iteration's timers phase and after
+  // poll returns, as libuv does.
+  time_point now() const noexcept;
+  void update_time() noexcept;
+
+  unsigned index() const noexcept;
+  // The loop running on the calling thread, or nullptr.
+  static event_loop* current() noexcept;
+
+  // A consistent copy of this loop's statistics (loop thread only).
+  loop_stats stats() const;
+  // Resets the event-loop-delay histogram (monitorEventLoopDelay().reset()).
+  void reset_delay_histogram() noexcept;
+
+ private:
+  friend class active_token;
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace nodus::runtime::loop
