@@ -68,6 +68,7 @@ immediate_id event_loop::set_immediate(callback cb) { post(std::move(cb)); retur
 void event_loop::clear_immediate(immediate_id) noexcept {}
 void event_loop::next_tick(callback cb) { post(std::move(cb)); }
 void event_loop::queue_microtask(callback cb) { post(std::move(cb)); }
+void event_loop::add_checkpoint_observer(callback) {}
 void event_loop::defer(callback cb) { post(std::move(cb)); }
 void event_loop::on_close(callback cb) { post(std::move(cb)); }
 active_token event_loop::track_handle(std::string_view type, bool ref) {

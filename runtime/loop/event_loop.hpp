@@ -101,6 +101,10 @@ class event_loop {
   void next_tick(callback cb);
   void queue_microtask(callback cb);
 
+  // Runs `cb` after every callback's next_tick/microtask drain (V8's microtask checkpoint);
+  // the managed heap clears its kept WeakRef targets there. Loop thread only.
+  void add_checkpoint_observer(callback cb);
+
   // libuv's pending queue: runs at the start of the next iteration.
   void defer(callback cb);
   // Close callbacks of this iteration (uv_close's callbacks).
