@@ -164,3 +164,10 @@ TEST_CASE("print-config output is itself a valid config file", "[config]") {
   CHECK(c.port == 4321);
   CHECK(c.loops == 2);
 }
+
+TEST_CASE("config/nodus.toml documents exactly the defaults", "[config]") {
+  const std::string file = std::string(NODUS_SOURCE_DIR) + "/config/nodus.toml";
+  const auto from_file = expect_exit(parse({"--config", file, "--print-config"}));
+  const auto defaults = expect_exit(parse({"--print-config"}));
+  CHECK(from_file.out == defaults.out);
+}
