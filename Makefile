@@ -3,6 +3,8 @@
 PRESET ?= release
 ARGS ?=
 JOBS ?= $(shell nproc)
+# ccache keys on paths relative to the checkout, so a fresh clone reuses earlier objects.
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all deps build run test test-deps test-asan test-tsan loadtest clean
 
@@ -15,7 +17,9 @@ build: deps
 	@cmake --preset $(PRESET) >/dev/null
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
-run: build
+run: deps
+	@cmake --preset $(PRESET) >/dev/null
+	@cmake --build --preset $(PRESET) -j $(JOBS) --target nodus
 	./build/$(PRESET)/app/nodus $(ARGS)
 
 test-deps:

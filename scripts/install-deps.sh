@@ -5,8 +5,8 @@ set -euo pipefail
 level=${1:-build}
 
 build_pkgs=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libboost-json1.81-dev
-  libspdlog-dev libcli11-dev libssl-dev prometheus-cpp-dev libbenchmark-dev media-types)
-test_pkgs=(catch2 curl openssl nodejs npm)
+  libspdlog-dev libcli11-dev libssl-dev prometheus-cpp-dev libbenchmark-dev catch2 media-types)
+test_pkgs=(curl openssl nodejs npm)
 loadtest_pkgs=(wrk nginx-light)
 
 pkgs=("${build_pkgs[@]}")
