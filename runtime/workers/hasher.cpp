@@ -1,0 +1,126 @@
+#include "runtime/workers/hasher.hpp"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace nodus::runtime::workers {
+
+namespace {
+
+constexpr std::array<std::string_view, 6> alg_names{"sha256", "sha512", "sha1",
+                                                    "md5",    "blake2b512", "sha3-256"};
+// OpenSSL 3 provider names, same order.
+constexpr std::array<const char*, 6> openssl_names{"SHA256", "SHA512", "SHA1",
+                                                   "MD5",    "BLAKE2B-512", "SHA3-256"};
+
+[[noreturn]] void throw_openssl(const char* what) {
+  std::string msg = what;
+  if (unsigned long e = ERR_get_error(); e != 0) {
+    std::array<char, 256> buf{};
+    ERR_error_string_n(e, buf.data(), buf.size());
+    msg += ": ";
+    msg += buf.data();
+  }
+  ERR_clear_error();
+  throw std::runtime_error(msg);
+}
+
+// Explicitly fetched digests, once per process: OpenSSL 3's implicit fetch (EVP_sha256()
+// passed to DigestInit) looks the provider up on every init. Immutable after the first call.
+const EVP_MD* fetched(digest_alg alg) {
+  struct table {
+    std::array<EVP_MD*, 6> mds{};
+    table() {
+      for (std::size_t i = 0; i < mds.size(); ++i) mds[i] = EVP_MD_fetch(nullptr, openssl_names[i], nullptr);
+    }
+    ~table() {
+      for (auto* md : mds) EVP_MD_free(md);
+    }
+    table(const table&) = delete;
+    table& operator=(const table&) = delete;
+  };
+  static const table t;
+  const EVP_MD* md = t.mds[static_cast<std::size_t>(alg)];
+  if (md == nullptr) throw_openssl("EVP_MD_fetch");
+  return md;
+}
+
+EVP_MD_CTX* as_ctx(void* p) noexcept { return static_cast<EVP_MD_CTX*>(p); }
+
+}  // namespace
+
+std::optional<digest_alg> parse_digest_alg(std::string_view name) noexcept {
+  for (std::size_t i = 0; i < alg_names.size(); ++i)
+    if (alg_names[i] == name) return static_cast<digest_alg>(i);
+  return std::nullopt;
+}
+
+std::string_view digest_alg_name(digest_alg alg) noexcept {
+  return alg_names[static_cast<std::size_t>(alg)];
+}
+
+std::span<const std::string_view> supported_digest_algs() noexcept { return alg_names; }
+
+std::optional<digest_encoding> parse_digest_encoding(std::string_view name) noexcept {
+  if (name == "hex") return digest_encoding::hex;
+  if (name == "base64") return digest_encoding::base64;
+  return std::nullopt;
+}
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(bytes.size() * 2, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = digits[bytes[i] >> 4];
+    out[2 * i + 1] = digits[bytes[i] & 0xf];
+  }
+  return out;
+}
+
+std::string to_base64(std::span<const std::uint8_t> bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');  // + EVP_EncodeBlock's NUL
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string encode_digest(std::span<const std::uint8_t> digest, digest_encoding enc) {
+  return enc == digest_encoding::hex ? to_hex(digest) : to_base64(digest);
+}
+
+void hasher::ctx_deleter::operator()(void* ctx) const noexcept { EVP_MD_CTX_free(as_ctx(ctx)); }
+
+hasher::hasher(digest_alg alg) : alg_(alg), ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_) throw_openssl("EVP_MD_CTX_new");
+  if (EVP_DigestInit_ex2(as_ctx(ctx_.get()), fetched(alg), nullptr) != 1) throw_openssl("EVP_DigestInit_ex2");
+}
+
+hasher::~hasher() = default;
+hasher::hasher(hasher&&) noexcept = default;
+hasher& hasher::operator=(hasher&&) noexcept = default;
+
+void hasher::update(std::span<const std::byte> chunk) {
+  if (chunk.empty()) return;
+  if (EVP_DigestUpdate(as_ctx(ctx_.get()), chunk.data(), chunk.size()) != 1) throw_openssl("EVP_DigestUpdate");
+  bytes_ += chunk.size();
+}
+
+void hasher::update(std::string_view chunk) { update(std::as_bytes(std::span(chunk))); }
+
+std::vector<std::uint8_t> hasher::finish() {
+  std::vector<std::uint8_t> out(digest_size());
+  unsigned int n = 0;
+  if (EVP_DigestFinal_ex(as_ctx(ctx_.get()), out.data(), &n) != 1) throw_openssl("EVP_DigestFinal_ex");
+  out.resize(n);
+  return out;
+}
+
+std::size_t hasher::digest_size() const noexcept {
+  return static_cast<std::size_t>(EVP_MD_get_size(fetched(alg_)));
+}
+
+}  // namespace nodus::runtime::workers

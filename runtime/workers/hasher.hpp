@@ -1,0 +1,61 @@
+#pragma once
+// hasher: an incremental OpenSSL EVP digest, fed chunk by chunk (POST /hash feeds request-body
+// chunks to it on the worker pool, in order, one at a time). Not thread-safe: one owner at a
+// time; moving it between pool threads between update() calls is fine (the pool's queue
+// hand-off orders the calls).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nodus::runtime::workers {
+
+enum class digest_alg : std::uint8_t { sha256, sha512, sha1, md5, blake2b512, sha3_256 };
+enum class digest_encoding : std::uint8_t { hex, base64 };
+
+// "sha256" → sha256, ...; nullopt for anything else (the caller answers 400).
+std::optional<digest_alg> parse_digest_alg(std::string_view name) noexcept;
+std::string_view digest_alg_name(digest_alg alg) noexcept;
+// The accepted names, in the order above, for the 400 message.
+std::span<const std::string_view> supported_digest_algs() noexcept;
+
+std::optional<digest_encoding> parse_digest_encoding(std::string_view name) noexcept;
+std::string to_hex(std::span<const std::uint8_t> bytes);
+std::string to_base64(std::span<const std::uint8_t> bytes);  // EVP_EncodeBlock: padded, no newlines
+std::string encode_digest(std::span<const std::uint8_t> digest, digest_encoding enc);
+
+class hasher {
+ public:
+  // Throws std::runtime_error if OpenSSL cannot provide the digest (never with the default
+  // provider of OpenSSL 3, which has all of digest_alg).
+  explicit hasher(digest_alg alg);
+  ~hasher();
+  hasher(hasher&&) noexcept;
+  hasher& operator=(hasher&&) noexcept;
+  hasher(const hasher&) = delete;
+  hasher& operator=(const hasher&) = delete;
+
+  // Feeds the next chunk. Must not be called after finish().
+  void update(std::span<const std::byte> chunk);
+  void update(std::string_view chunk);
+  // The digest of everything fed. Call once.
+  std::vector<std::uint8_t> finish();
+
+  digest_alg alg() const noexcept { return alg_; }
+  std::uint64_t bytes() const noexcept { return bytes_; }  // fed so far
+  std::size_t digest_size() const noexcept;
+
+ private:
+  struct ctx_deleter {
+    void operator()(void* ctx) const noexcept;
+  };
+  digest_alg alg_;
+  std::uint64_t bytes_ = 0;
+  std::unique_ptr<void, ctx_deleter> ctx_;  // EVP_MD_CTX, kept out of this header
+};
+
+}  // namespace nodus::runtime::workers

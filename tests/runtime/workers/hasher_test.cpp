@@ -1,0 +1,178 @@
+// Digests are checked against the `openssl dgst` command line, a separate implementation path
+// (its own process, its own reading of the bytes), never against constants computed by us.
+#include "runtime/workers/hasher.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace w = nodus::runtime::workers;
+
+namespace {
+
+bool small_scale() {
+  const char* s = std::getenv("NODUS_TEST_SCALE");
+  return s != nullptr && std::string_view(s) == "small";
+}
+
+std::string cli_flag(w::digest_alg alg) { return "-" + std::string(w::digest_alg_name(alg)); }
+
+// Runs `cmd`, optionally writing `input` to its stdin, and returns its stdout (trimmed).
+std::string run_shell(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  REQUIRE(pclose(p) == 0);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+struct temp_file {
+  std::filesystem::path path;
+  explicit temp_file(const std::string& data) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "nodus-hash-XXXXXX").string();
+    int fd = mkstemp(tmpl.data());
+    REQUIRE(fd >= 0);
+    close(fd);
+    path = tmpl;
+    std::ofstream(path, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+  }
+  ~temp_file() { std::filesystem::remove(path); }
+};
+
+// `openssl dgst -r` prints "<hex> *<file>".
+std::string cli_hex(w::digest_alg alg, const temp_file& f) {
+  auto out = run_shell("openssl dgst " + cli_flag(alg) + " -r '" + f.path.string() + "'");
+  return out.substr(0, out.find(' '));
+}
+
+std::string cli_base64(w::digest_alg alg, const temp_file& f) {
+  return run_shell("openssl dgst " + cli_flag(alg) + " -binary '" + f.path.string() + "' | openssl base64 -A");
+}
+
+std::string random_bytes(std::size_t n, std::mt19937_64& rng) {
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// Feeds `data` in pieces whose sizes come from `rng` (1 byte up to 3 blocks), as request
+// bodies arrive.
+std::vector<std::uint8_t> digest_in_pieces(w::digest_alg alg, const std::string& data, std::mt19937_64& rng) {
+  w::hasher h(alg);
+  std::size_t pos = 0;
+  while (pos < data.size()) {
+    const std::size_t n = std::min<std::size_t>(1 + rng() % 400, data.size() - pos);
+    h.update(std::string_view(data).substr(pos, n));
+    pos += n;
+  }
+  CHECK(h.bytes() == data.size());
+  return h.finish();
+}
+
+}  // namespace
+
+TEST_CASE("hasher: names, parsing and the supported list") {
+  for (auto name : w::supported_digest_algs()) {
+    auto alg = w::parse_digest_alg(name);
+    REQUIRE(alg);
+    CHECK(w::digest_alg_name(*alg) == name);
+  }
+  CHECK(w::supported_digest_algs().size() == 6);
+  CHECK_FALSE(w::parse_digest_alg("SHA256"));
+  CHECK_FALSE(w::parse_digest_alg("sha384"));
+  CHECK_FALSE(w::parse_digest_alg(""));
+  CHECK(w::parse_digest_encoding("hex") == w::digest_encoding::hex);
+  CHECK(w::parse_digest_encoding("base64") == w::digest_encoding::base64);
+  CHECK_FALSE(w::parse_digest_encoding("base32"));
+}
+
+TEST_CASE("hasher: hex and base64 of every algorithm match openssl dgst") {
+  std::mt19937_64 rng(42);
+  // 0 B, 1 B, around the block sizes (64: sha1/sha256/md5; 128: sha512/blake2b; 136: sha3-256
+  // rate) and the 55/56 and 111/112 padding edges, around 4 KiB, plus random sizes.
+  std::vector<std::size_t> sizes{0,   1,   55,  56,  63,  64,   65,   111,  112,  119,
+                                 120, 127, 128, 129, 135, 136,  137,  271,  272,  4095,
+                                 4096, 4097, 65535, 65536, 65537};
+  for (int i = 0; i < 6; ++i) sizes.push_back(rng() % 200'000);
+  for (auto name : w::supported_digest_algs()) {
+    const auto alg = *w::parse_digest_alg(name);
+    for (std::size_t size : sizes) {
+      INFO(name << " " << size << " B");
+      const std::string data = random_bytes(size, rng);
+      const temp_file f(data);
+      const auto digest = digest_in_pieces(alg, data, rng);
+
+      w::hasher whole(alg);
+      whole.update(data);
+      const auto whole_digest = whole.finish();
+      CHECK(whole_digest == digest);
+      CHECK(digest.size() == whole.digest_size());
+
+      CHECK(w::encode_digest(digest, w::digest_encoding::hex) == cli_hex(alg, f));
+      if (size % 7 == 0 || size < 2)  // base64 through a second CLI pipe: a subset suffices
+        CHECK(w::encode_digest(digest, w::digest_encoding::base64) == cli_base64(alg, f));
+    }
+  }
+}
+
+TEST_CASE("hasher: base64 padding and a byte per step") {
+  const std::vector<std::uint8_t> one{0xfb}, two{0xfb, 0xff}, three{0xfb, 0xff, 0x00};
+  CHECK(w::to_base64(one) == "+w==");
+  CHECK(w::to_base64(two) == "+/8=");
+  CHECK(w::to_base64(three) == "+/8A");
+  CHECK(w::to_base64({}) == "");
+  CHECK(w::to_hex(three) == "fbff00");
+}
+
+TEST_CASE("hasher: a large stream fed in chunks matches openssl dgst reading a pipe") {
+  // 1 GiB by default (NODUS_TEST_SCALE=small: 32 MiB), fed in 64 KiB chunks to the hasher and
+  // to `openssl dgst` through a pipe, so nothing of that size is ever held or written.
+  const std::uint64_t total = small_scale() ? (32ull << 20) : (1ull << 30);
+  const std::size_t chunk = 64 << 10;
+  std::string out_path = (std::filesystem::temp_directory_path() / "nodus-hash-XXXXXX").string();
+  int fd = mkstemp(out_path.data());
+  REQUIRE(fd >= 0);
+  close(fd);
+  FILE* p = popen(("openssl dgst -sha256 -r > '" + out_path + "'").c_str(), "w");
+  REQUIRE(p != nullptr);
+  w::hasher h(w::digest_alg::sha256);
+  std::mt19937_64 rng(7);
+  std::vector<std::uint64_t> buf(chunk / 8);
+  for (std::uint64_t fed = 0; fed < total; fed += chunk) {
+    for (auto& x : buf) x = rng();
+    const std::span<const std::byte> bytes = std::as_bytes(std::span(buf));
+    h.update(bytes);
+    REQUIRE(std::fwrite(bytes.data(), 1, bytes.size(), p) == bytes.size());
+  }
+  REQUIRE(pclose(p) == 0);
+  std::string cli;
+  std::getline(std::ifstream(out_path), cli);
+  std::filesystem::remove(out_path);
+  CHECK(h.bytes() == total);
+  CHECK(w::to_hex(h.finish()) == cli.substr(0, cli.find(' ')));
+}
+
+TEST_CASE("hasher: moved between threads between chunks") {
+  // The HTTP layer's pattern: each chunk is a pool job; the hasher moves from job to job.
+  std::mt19937_64 rng(3);
+  const std::string data = random_bytes(300'000, rng);
+  w::hasher h(w::digest_alg::sha512);
+  for (std::size_t pos = 0; pos < data.size(); pos += 100'000) {
+    std::thread t([&h, part = std::string_view(data).substr(pos, 100'000)] { h.update(part); });
+    t.join();
+  }
+  const temp_file f(data);
+  CHECK(w::to_hex(h.finish()) == cli_hex(w::digest_alg::sha512, f));
+}
