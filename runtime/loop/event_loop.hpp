@@ -3,12 +3,20 @@
 // boost::asio::io_context. One per loop thread; single-threaded: every method except post()
 // and stop() must be called on the loop's own thread.
 //
-// One iteration, as uv_run (../shared/NODE_COMPAT.md §1):
-//   pending → poll (ready Asio handlers) → check (immediates) → close → timers
+// One iteration, as uv_run (docs/loop.md, NODE_COMPAT.md §1):
+//   pending → poll (ready Asio handlers) → ≤8 more pending passes → check (immediates)
+//   → close → update time + timers
 // After every single callback (timer, immediate, Asio completion handler, close or pending
-// callback) the loop drains next_tick, then microtasks, repeating while either is non-empty.
+// callback) the loop drains next_tick, then microtasks, repeating while either is non-empty
+// (Node's processTicksAndRejections). Asio handlers get this for free: the poll phase runs
+// the io_context one handler at a time and drains after each.
+//
+// Time: the loop caches its time (uv_now) and timers work in whole milliseconds, as libuv.
+// On a non-real clock (manual_clock) run() never blocks: when an iteration would have to
+// wait for time to pass, run() returns true; advance the clock and call run() again.
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -43,6 +51,12 @@ struct immediate_id {
 
 class event_loop;
 
+struct loop_options {
+  // monitorEventLoopDelay({resolution}): an unref'd sampling timer feeding stats().delay.
+  // Zero disables it.
+  std::chrono::milliseconds delay_resolution{10};
+};
+
 // An active handle or request (libuv's notion), counted by type for stats and
 // nodejs_active_handles{type}; a referenced one keeps run_default() alive. Move-only RAII.
 class active_token {
@@ -70,6 +84,7 @@ class event_loop {
  public:
   // `clk` must outlive the loop. `index` names the loop in stats and logs (loop k of N).
   explicit event_loop(clock& clk = system_clock(), unsigned index = 0);
+  event_loop(clock& clk, unsigned index, loop_options options);
   ~event_loop();
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
@@ -77,8 +92,10 @@ class event_loop {
   // Runs iterations per `mode`. Returns true if referenced work remains (uv_run's result).
   bool run(run_mode mode = run_mode::run_default);
 
-  // Thread-safe. Makes run() return after the current iteration.
+  // Thread-safe. Makes run() return after the current iteration (uv_stop).
   void stop() noexcept;
+  // True while referenced work remains (uv_loop_alive). Loop thread only.
+  bool alive() const noexcept;
   // Thread-safe. Runs `cb` on the loop thread in its poll phase (used for worker-pool
   // completions and cross-loop calls). Holds the loop alive until it ran.
   void post(callback cb);
@@ -105,6 +122,11 @@ class event_loop {
   // the managed heap clears its kept WeakRef targets there. Loop thread only.
   void add_checkpoint_observer(callback cb);
 
+  // Called with an exception that escaped a loop callback (Node: 'uncaughtException').
+  // Without a handler the exception propagates out of run(), as an uncaught exception ends
+  // a Node process. The loop stays consistent either way.
+  void set_exception_handler(std::function<void(std::exception_ptr)> handler);
+
   // libuv's pending queue: runs at the start of the next iteration.
   void defer(callback cb);
   // Close callbacks of this iteration (uv_close's callbacks).
@@ -115,8 +137,8 @@ class event_loop {
   active_token track_handle(std::string_view type, bool ref = true);
   active_token track_request(std::string_view type);
 
-  // Loop time (uv_now): cached, updated at the start of an iteration's timers phase and after
-  // poll returns, as libuv does.
+  // Loop time (uv_now): cached, updated after poll waits, before the timers phase and when a
+  // timer is armed (Node's getLibuvNow() calls uv_update_time).
   time_point now() const noexcept;
   void update_time() noexcept;
 
@@ -124,7 +146,9 @@ class event_loop {
   // The loop running on the calling thread, or nullptr.
   static event_loop* current() noexcept;
 
-  // A consistent copy of this loop's statistics (loop thread only).
+  // A consistent copy of this loop's statistics (loop thread only). Active timers count as
+  // "Timeout" and immediates as "Immediate" in stats().active_resources, as Node's
+  // process.getActiveResourcesInfo(); active_handles/requests hold only tracked handles.
   loop_stats stats() const;
   // Resets the event-loop-delay histogram (monitorEventLoopDelay().reset()).
   void reset_delay_histogram() noexcept;

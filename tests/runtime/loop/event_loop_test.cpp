@@ -1,0 +1,320 @@
+// Behaviour of runtime/loop/event_loop through its public API, on a manual clock.
+#include "runtime/loop/event_loop.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace nodus::runtime::loop;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture {
+  manual_clock clk;
+  event_loop loop{clk, 0, loop_options{0ms}};
+  std::vector<std::string> log;
+  callback note(std::string s) {
+    return [this, s] { log.push_back(s); };
+  }
+  // Runs the loop, advancing the manual clock 1 ms whenever it would wait, until idle.
+  void run_all(int max_ms = 100000) {
+    for (int i = 0; i < max_ms && loop.run(); ++i) clk.advance(1ms);
+  }
+  // Runs `body` from inside a poll-phase (I/O) callback, as Node scenarios start.
+  void from_io(callback body) {
+    boost::asio::post(loop.io(), std::move(body));
+    auto t = loop.track_request("test");
+    loop.run(run_mode::nowait);
+  }
+};
+
+using strings = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("phases run in uv_run order within one iteration", "[loop]") {
+  fixture f;
+  f.from_io([&] {
+    f.loop.defer(f.note("pending"));
+    f.loop.set_immediate(f.note("check"));
+    f.loop.on_close(f.note("close"));
+    f.loop.set_timeout(f.note("timer"), 1);
+  });
+  f.clk.advance(1ms);
+  f.run_all();
+  // pending deferred from poll runs in the up-to-8 extra passes right after poll.
+  CHECK(f.log == strings{"pending", "check", "close", "timer"});
+}
+
+TEST_CASE("nextTick runs before microtasks, and ticks queued by microtasks wait", "[loop][drain]") {
+  fixture f;
+  f.from_io([&] {
+    f.loop.queue_microtask([&] {
+      f.log.push_back("micro1");
+      f.loop.next_tick(f.note("tick-from-micro"));
+      f.loop.queue_microtask(f.note("micro2"));
+    });
+    f.loop.next_tick([&] {
+      f.log.push_back("tick1");
+      f.loop.next_tick(f.note("tick2"));
+      f.loop.queue_microtask(f.note("micro-from-tick"));
+    });
+    f.log.push_back("sync");
+  });
+  CHECK(f.log == strings{"sync", "tick1", "tick2", "micro1", "micro-from-tick", "micro2", "tick-from-micro"});
+}
+
+TEST_CASE("the drain runs after every callback, not once per phase", "[loop][drain]") {
+  fixture f;
+  f.from_io([&] {
+    f.loop.set_immediate([&] {
+      f.log.push_back("imm1");
+      f.loop.next_tick(f.note("tick-after-imm1"));
+    });
+    f.loop.set_immediate(f.note("imm2"));
+  });
+  f.run_all();
+  CHECK(f.log == strings{"imm1", "tick-after-imm1", "imm2"});
+}
+
+TEST_CASE("immediates are snapshotted: one queued during check runs next iteration", "[loop][check]") {
+  fixture f;
+  f.from_io([&] {
+    f.loop.set_immediate([&] {
+      f.log.push_back("imm1");
+      f.loop.set_immediate(f.note("imm-nested"));
+    });
+    f.loop.set_immediate(f.note("imm2"));
+    f.loop.set_timeout(f.note("timer"), 1);
+    f.clk.advance(1ms);  // the timer is due in this iteration's timers phase
+  });
+  CHECK(f.log == strings{"imm1", "imm2", "timer"});
+  f.loop.run(run_mode::nowait);
+  CHECK(f.log == strings{"imm1", "imm2", "timer", "imm-nested"});
+}
+
+TEST_CASE("clear_immediate cancels, also from a sibling in the same snapshot", "[loop][check]") {
+  fixture f;
+  immediate_id second;
+  f.from_io([&] {
+    f.loop.set_immediate([&] {
+      f.log.push_back("a");
+      f.loop.clear_immediate(second);
+    });
+    second = f.loop.set_immediate(f.note("b"));
+    auto third = f.loop.set_immediate(f.note("c"));
+    f.loop.clear_immediate(third);
+  });
+  f.run_all();
+  CHECK(f.log == strings{"a"});
+  CHECK_FALSE(f.loop.alive());
+}
+
+TEST_CASE("inside I/O, setImmediate fires before setTimeout(0)", "[loop][timers]") {
+  fixture f;
+  f.from_io([&] {
+    f.loop.set_timeout(f.note("timeout0"), 0);
+    f.loop.set_immediate(f.note("immediate"));
+  });
+  f.clk.advance(5ms);
+  f.run_all();
+  CHECK(f.log == strings{"immediate", "timeout0"});
+}
+
+TEST_CASE("setTimeout coerces ms outside [1, 2^31-1] to 1", "[loop][timers]") {
+  for (std::int64_t ms : {std::int64_t{0}, std::int64_t{-5}, std::int64_t{2147483648}}) {
+    fixture f;
+    f.loop.set_timeout(f.note("t"), ms);
+    f.loop.set_timeout(f.note("two"), 2);
+    f.clk.advance(1ms);
+    f.loop.run(run_mode::nowait);
+    CHECK(f.log == strings{"t"});
+  }
+}
+
+TEST_CASE("timers fire when now - start >= ms, lists by (expiry, id), lists in start order", "[loop][timers]") {
+  fixture f;
+  f.loop.set_timeout(f.note("a10"), 10);
+  f.loop.set_timeout(f.note("b5"), 5);
+  f.loop.set_timeout(f.note("c10"), 10);
+  f.clk.advance(5ms);
+  f.loop.set_timeout(f.note("d5"), 5);  // expiry 10, equal to a10's, but its list is the older 5 ms list? no: re-created
+  f.clk.advance(4ms);
+  f.loop.run(run_mode::nowait);
+  CHECK(f.log == strings{"b5"});
+  f.clk.advance(1ms);
+  f.loop.run(run_mode::nowait);
+  // both lists expire at 10; the 10 ms list was created first (lower id) so it runs first,
+  // then the 5 ms list (re-sorted with a new id when b5 ran) runs d5.
+  CHECK(f.log == strings{"b5", "a10", "c10", "d5"});
+}
+
+TEST_CASE("equal-deadline timers of one list fire in start order", "[loop][timers]") {
+  fixture f;
+  for (int i = 0; i < 5; ++i) f.loop.set_timeout(f.note("t" + std::to_string(i)), 3);
+  f.clk.advance(3ms);
+  f.run_all();
+  CHECK(f.log == strings{"t0", "t1", "t2", "t3", "t4"});
+}
+
+TEST_CASE("a timer armed at 0 ms inside a timer callback waits for the next iteration", "[loop][timers]") {
+  fixture f;
+  f.loop.set_timeout([&] {
+    f.log.push_back("outer");
+    f.loop.set_timeout(f.note("inner"), 0);
+    f.loop.set_immediate(f.note("immediate"));
+  }, 1);
+  f.clk.advance(1ms);
+  f.loop.run(run_mode::nowait);
+  CHECK(f.log == strings{"outer"});
+  f.clk.advance(5ms);  // even with time passing, inner runs only after the immediate
+  f.loop.run(run_mode::nowait);
+  CHECK(f.log == strings{"outer", "immediate", "inner"});
+}
+
+TEST_CASE("the drain runs between timers of one list", "[loop][timers][drain]") {
+  fixture f;
+  f.loop.set_timeout([&] {
+    f.log.push_back("t1");
+    f.loop.queue_microtask(f.note("m1"));
+  }, 2);
+  f.loop.set_timeout(f.note("t2"), 2);
+  f.clk.advance(2ms);
+  f.run_all();
+  CHECK(f.log == strings{"t1", "m1", "t2"});
+}
+
+TEST_CASE("intervals re-arm from their start time and stop when cleared", "[loop][timers]") {
+  fixture f;
+  int n = 0;
+  timer_id id;
+  id = f.loop.set_interval([&] {
+    f.log.push_back("i" + std::to_string(++n));
+    if (n == 3) f.loop.clear_timer(id);
+  }, 10);
+  f.clk.advance(10ms);
+  f.loop.run(run_mode::nowait);
+  f.clk.advance(9ms);
+  f.loop.run(run_mode::nowait);
+  CHECK(f.log == strings{"i1"});
+  f.clk.advance(1ms);
+  f.loop.run(run_mode::nowait);
+  CHECK(f.log == strings{"i1", "i2"});
+  f.run_all();
+  CHECK(f.log == strings{"i1", "i2", "i3"});
+  CHECK_FALSE(f.loop.alive());
+}
+
+TEST_CASE("clear_timer cancels and is idempotent; stale ids are harmless", "[loop][timers]") {
+  fixture f;
+  auto a = f.loop.set_timeout(f.note("a"), 5);
+  f.loop.set_timeout(f.note("b"), 5);
+  f.loop.clear_timer(a);
+  f.loop.clear_timer(a);
+  f.clk.advance(5ms);
+  f.run_all();
+  auto c = f.loop.set_timeout(f.note("c"), 1);  // may reuse a's slot
+  f.loop.clear_timer(a);                       // stale: must not cancel c
+  f.clk.advance(1ms);
+  f.run_all();
+  CHECK(f.log == strings{"b", "c"});
+  CHECK_FALSE(f.loop.has_ref(c));
+}
+
+TEST_CASE("an unref'd timer does not keep run_default alive; ref() restores it", "[loop][timers]") {
+  fixture f;
+  auto t = f.loop.set_timeout(f.note("t"), 50);
+  CHECK(f.loop.has_ref(t));
+  f.loop.unref_timer(t);
+  CHECK_FALSE(f.loop.has_ref(t));
+  CHECK_FALSE(f.loop.alive());
+  CHECK_FALSE(f.loop.run());
+  f.loop.ref_timer(t);
+  CHECK(f.loop.alive());
+  f.run_all();
+  CHECK(f.log == strings{"t"});
+}
+
+TEST_CASE("tracked handles keep the loop alive while referenced", "[loop][handles]") {
+  fixture f;
+  auto h = f.loop.track_handle("TCPServerWrap");
+  CHECK(f.loop.alive());
+  CHECK(f.loop.stats().active_handles.at("TCPServerWrap") == 1);
+  h.unref();
+  CHECK_FALSE(f.loop.alive());
+  h.ref();
+  CHECK(f.loop.alive());
+  h.reset();
+  CHECK_FALSE(f.loop.alive());
+  CHECK(f.loop.stats().active_handles.empty());
+}
+
+TEST_CASE("post() from other threads runs on the loop thread and keeps it alive", "[loop][threads]") {
+  event_loop loop;
+  std::atomic<int> ran{0};
+  std::thread::id loop_thread = std::this_thread::get_id();
+  bool all_on_loop = true;
+  auto keep = loop.track_handle("Async");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 250; ++i)
+        loop.post([&] {
+          if (std::this_thread::get_id() != loop_thread) all_on_loop = false;
+          loop.next_tick([&] {
+            if (++ran == 1000) keep.reset();
+          });
+        });
+    });
+  }
+  loop.run();
+  for (auto& th : threads) th.join();
+  CHECK(ran == 1000);
+  CHECK(all_on_loop);
+}
+
+TEST_CASE("stop() from another thread ends a blocked run()", "[loop][threads]") {
+  event_loop loop;
+  auto keep = loop.track_handle("TCPServerWrap");
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(20ms);
+    loop.stop();
+  });
+  CHECK(loop.run());  // still alive: the handle remains
+  stopper.join();
+}
+
+TEST_CASE("Asio handlers run in poll with a drain after each", "[loop][poll]") {
+  fixture f;
+  f.from_io([&] {
+    boost::asio::post(f.loop.io(), [&] {
+      f.log.push_back("io2");
+      f.loop.next_tick(f.note("tick2"));
+    });
+    f.loop.next_tick(f.note("tick1"));
+    f.log.push_back("io1");
+  });
+  f.run_all();
+  // io2 was posted while the poll phase ran: it waits for the next poll.
+  CHECK(f.log == strings{"io1", "tick1", "io2", "tick2"});
+}
+
+TEST_CASE("an exception from a callback goes to the handler and the loop continues", "[loop]") {
+  fixture f;
+  int caught = 0;
+  f.loop.set_exception_handler([&](std::exception_ptr) { ++caught; });
+  f.loop.next_tick([] { throw std::runtime_error("boom"); });
+  f.loop.set_immediate(f.note("after"));
+  f.run_all();
+  CHECK(caught == 1);
+  CHECK(f.log == strings{"after"});
+}
