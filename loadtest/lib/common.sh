@@ -1,0 +1,102 @@
+# Shared helpers for loadtest/run.sh: logging, process tracking, ports, CPU accounting.
+# Sourced, not run. Every background process goes through `spawn`, so `cleanup` (the EXIT
+# trap) can stop exactly the processes this run started, by pid.
+
+SPAWNED_PIDS=()
+
+log() { printf '[loadtest %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# spawn VAR LOGFILE CMD... — start CMD in the background (stdout+stderr → LOGFILE), pid → VAR.
+spawn() {
+  local -n pid_ref=$1
+  local logfile=$2
+  shift 2
+  "$@" >"$logfile" 2>&1 &
+  pid_ref=$!
+  SPAWNED_PIDS+=("$pid_ref")
+}
+
+# stop_pid PID — SIGTERM, up to 5 s to exit, then SIGKILL.
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  log "pid $pid ignored SIGTERM; killing"
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local pid
+  for pid in "${SPAWNED_PIDS[@]}"; do stop_pid "$pid"; done
+  SPAWNED_PIDS=()
+  [[ -n ${TMP_DIR:-} && -d $TMP_DIR ]] && rm -rf "$TMP_DIR"
+  return 0
+}
+
+# wait_for_line FILE REGEX PID [SECONDS] — first match of REGEX in FILE, while PID lives.
+wait_for_line() {
+  local file=$1 regex=$2 pid=$3 secs=${4:-15} i line
+  for ((i = 0; i < secs * 10; i++)); do
+    line=$(grep -m1 -E "$regex" "$file" 2>/dev/null || true)
+    [[ -n $line ]] && { printf '%s\n' "$line"; return 0; }
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# free_port — a TCP port with no listener on 127.0.0.1 (for servers that cannot take 0).
+free_port() {
+  local port i
+  for ((i = 0; i < 100; i++)); do
+    port=$((20000 + RANDOM % 30000))
+    [[ -z $(ss -Htln "sport = :$port") ]] && { echo "$port"; return 0; }
+  done
+  die "no free port found"
+}
+
+# pid_tree_cpu_ticks PID — utime+stime (clock ticks) of PID and its direct children.
+pid_tree_cpu_ticks() {
+  local pid=$1 total=0 p
+  for p in "$pid" $(pgrep -P "$pid" || true); do
+    # Fields after the ")" of comm: utime and stime are the 12th and 13th.
+    local stat f
+    stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    stat=${stat##*) }
+    read -r -a f <<<"$stat"
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+
+# cpu_busy_ticks CPU — non-idle ticks of one CPU from /proc/stat.
+cpu_busy_ticks() {
+  awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+# compilers_running — number of C/C++ compiler processes (other people's builds).
+compilers_running() { pgrep -c -x 'cc1plus|cc1' || true; }
+
+# wait_for_quiet SECONDS — wait (bounded) until no compiler runs; 0 if quiet, 1 if not.
+wait_for_quiet() {
+  local secs=$1 i
+  for ((i = 0; i < secs; i += 5)); do
+    [[ $(compilers_running) == 0 ]] && return 0
+    ((i == 0)) && log "a compiler is running; waiting up to ${secs}s for it to finish"
+    sleep 5
+  done
+  [[ $(compilers_running) == 0 ]]
+}
+
+# median — of the numbers on stdin, one per line.
+median() {
+  sort -g | awk '{ a[NR] = $1 } END {
+    if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2];
+    else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}

@@ -1,0 +1,207 @@
+# Writing results: one section per scenario (loadtest/sections/<name>.md, rewritten only when
+# that scenario runs) and loadtest/RESULTS.md, assembled from the sections plus every
+# loadtest/results/*.md that other benchmark scripts write.
+
+# stat SCENARIO CASE SERVER COLUMN [median|sum|list|max] — over the runs in samples.tsv.
+stat() {
+  local col how=${5:-median}
+  col=$(tr ' ' '\n' <<<"$SAMPLE_COLUMNS" | grep -nx "$4" | cut -d: -f1)
+  local values
+  values=$(awk -v s="$1" -v c="$2" -v v="$3" -v k="$col" \
+    '$1 == s && $2 == c && $3 == v { print $k }' "$OUT_DIR/samples.tsv")
+  case $how in
+    median) median <<<"$values" ;;
+    sum) awk '{ t += $1 } END { print t + 0 }' <<<"$values" ;;
+    max) sort -g <<<"$values" | tail -1 ;;
+    list) paste -sd' ' <<<"$values" ;;
+  esac
+}
+
+fmt_rps() { awk -v r="$1" 'BEGIN { printf "%.1fk", r / 1000 }'; }
+fmt_us() {
+  awk -v u="$1" 'BEGIN { if (u < 1000) printf "%d µs", u; else printf "%.2f ms", u / 1000 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+machine_info() {
+  local model
+  model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  echo "- Machine: $(nproc) CPUs ($model), Linux $(uname -r)," \
+    "$(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "- Tools: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-3), $(version_nginx)," \
+    "$(version_node), $(version_nodus) ($(g++ --version | head -1))"
+  echo "- nodus source: commit $(git -C "$REPO_DIR" rev-parse --short HEAD)$(
+    git -C "$REPO_DIR" diff --quiet HEAD -- . ':!loadtest' 2>/dev/null || echo ' + uncommitted changes')"
+}
+
+method_info() {
+  echo "- Method: per case, each server is warmed up for $WARMUP (not counted), then $RUNS" \
+    "rounds of $DURATION runs that take the servers in turn ($(paste -sd, <<<"$(printf '%s\n' "$@")"))," \
+    "so drift in the machine's noise spreads over all of them. Figures are medians over the rounds."
+  if [[ $PIN_CPUS == 1 ]]; then
+    echo "- Pinning: every server on CPU $SERVER_CPU (\`${SERVER_PIN[*]}\`; nodus --loops 1," \
+      "one nginx worker, one Node process), wrk on CPU $WRK_CPU (\`${WRK_PIN[*]}\`, one thread)."
+  else
+    echo "- Pinning: off (--no-pin); servers and wrk share all CPUs."
+  fi
+}
+
+# case_table SCENARIO CASE SERVER... — markdown table of one case.
+case_table() {
+  local scenario=$1 id=$2 s
+  shift 2
+  echo "| server | req/s | p50 | p99 | req/s nodus÷server | p99 nodus÷server | server CPU | wrk core busy | limit | req/s per run | errors |"
+  echo "|---|--:|--:|--:|--:|--:|--:|--:|---|---|--:|"
+  for s in "$@"; do case_row "$scenario" "$id" "$s"; done
+}
+
+case_row() {
+  local scenario=$1 id=$2 s=$3 rps p50 p99 valid runs n_rps="" n_p99="" cpu wrk
+  rps=$(stat "$scenario" "$id" "$s" rps)
+  p50=$(stat "$scenario" "$id" "$s" p50_us) p99=$(stat "$scenario" "$id" "$s" p99_us)
+  valid=$(stat "$scenario" "$id" "$s" latency_valid)
+  if [[ -n ${SERVER_URL[nodus]:-} ]]; then
+    n_rps=$(ratio "$(stat "$scenario" "$id" nodus rps)" "$rps")
+    n_p99=$(ratio "$(stat "$scenario" "$id" nodus p99_us)" "$p99")
+  fi
+  if [[ $valid != 1 ]]; then p50="n/a¹" p99="n/a¹" n_p99="n/a" LATENCY_FOOTNOTE=1; else
+    p50=$(fmt_us "$p50") p99=$(fmt_us "$p99"); fi
+  runs=$(for r in $(stat "$scenario" "$id" "$s" rps list); do fmt_rps "$r"; echo; done | paste -sd' ')
+  cpu=$(stat "$scenario" "$id" "$s" server_cpu_pct) wrk=$(stat "$scenario" "$id" "$s" wrk_core_pct)
+  echo "| $s | $(fmt_rps "$rps") | $p50 | $p99 | ${n_rps:-–} | ${n_p99:-–} | $cpu% | $wrk% |" \
+    "$(limit_of "$cpu" "$wrk") | $runs | $(stat "$scenario" "$id" "$s" errors sum) |"
+}
+
+# limit_of SERVER_CPU WRK_CORE — which side ran out of CPU first (the bottleneck).
+limit_of() {
+  awk -v c="$1" -v w="$2" 'BEGIN {
+    if (c >= 90) print "server"; else if (w >= 95) print "wrk"; else print "neither (noise?)" }'
+}
+
+goals_table() {
+  local scenario=$1 g id peer metric want got ok
+  ((${#GOALS[@]})) && [[ -n ${SERVER_URL[nodus]:-} ]] || return 0
+  echo "| goal | measured | met |"
+  echo "|---|--:|---|"
+  for g in "${GOALS[@]}"; do
+    read -r id peer metric want <<<"$g"
+    [[ -n ${SERVER_URL[$peer]:-} ]] || continue
+    if [[ $metric == rps ]]; then
+      got=$(ratio "$(stat "$scenario" "$id" nodus rps)" "$(stat "$scenario" "$id" "$peer" rps)")
+      ok=$(awk -v g="$got" -v w="$want" 'BEGIN { print (g >= w ? "yes" : "no") }')
+      echo "| $id: nodus req/s ≥ $want × $peer | ${got}× | $ok |"
+    elif [[ $(stat "$scenario" "$id" nodus latency_valid) == 1 ]]; then
+      got=$(ratio "$(stat "$scenario" "$id" nodus p99_us)" "$(stat "$scenario" "$id" "$peer" p99_us)")
+      ok=$(awk -v g="$got" -v w="$want" 'BEGIN { print (g <= w ? "yes" : "no") }')
+      echo "| $id: nodus p99 ≤ $want × $peer's | ${got}× | $ok |"
+    fi
+  done
+}
+
+conditions() {
+  local scenario=$1 total busy loads
+  total=$(awk -v s="$scenario" '$1 == s' "$OUT_DIR/samples.tsv" | wc -l)
+  busy=$(awk -v s="$scenario" '$1 == s && $13 > 0' "$OUT_DIR/samples.tsv" | wc -l)
+  loads=$(awk -v s="$scenario" '$1 == s { print $14 }' "$OUT_DIR/samples.tsv" | sort -g |
+    awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo " to " hi }')
+  echo "- Other load: a compiler (someone else's build) was running during $busy of $total" \
+    "measurements; 1-min load average at their ends: $loads."
+  echo "- *server CPU* is the server process's own CPU time during the run (100% = one core" \
+    "saturated); *wrk core busy* is CPU $WRK_CPU's non-idle time (wrk plus anything else there)." \
+    '*limit*: `server` when the server used >= 90% of its core, `wrk` when instead' \
+    "wrk's core was >= 95% busy: then the figure measures wrk as much as the server."
+}
+
+commands_block() {
+  local scenario=$1 id s
+  shift
+  echo '```sh'
+  if [[ $BUILD == 1 ]]; then
+    echo "cmake --preset release && cmake --build --preset release --target nodus"
+  fi
+  for s in "$@"; do echo "${SERVER_CMD[$s]}"; done
+  for id in "${CASES[@]}"; do
+    for s in "$@"; do wrk_command "$s" "$id" "$DURATION"; echo "${WRK_CMD[*]}  # $s"; done
+  done
+  echo '```'
+}
+
+# write_section SCENARIO SERVER... — loadtest/sections/SCENARIO.md from this run's samples.
+write_section() {
+  local scenario=$1 id
+  shift
+  mkdir -p "$LT_DIR/sections"
+  {
+    echo "## Scenario \`$scenario\`"
+    echo
+    echo "$SCENARIO_ABOUT"
+    echo
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`loadtest/run.sh $RUN_ARGS\`."
+    echo
+    machine_info
+    method_info "$@"
+    for id in "${CASES[@]}"; do
+      echo
+      echo "### \`$id\` — \`wrk ${CASE_ARGS[$id]//$'\x1f'/ } ${CASE_PATH[$id]}\`"
+      echo
+      case_table "$scenario" "$id" "$@"
+    done
+    section_notes "$scenario" "$@"
+  } >"$LT_DIR/sections/$scenario.md"
+}
+
+section_notes() {
+  local scenario=$1 goals
+  shift
+  goals=$(goals_table "$scenario")
+  if [[ -n $goals ]]; then printf '\n### Goals\n\n%s\n' "$goals"; fi
+  printf '\n### Conditions\n\n'
+  conditions "$scenario"
+  [[ ${LATENCY_FOOTNOTE:-0} == 1 ]] && echo "- ¹ wrk 4.1 cannot report latency percentiles under pipelining: it records one sample" \
+    "per batch and its coordinated-omission correction, computed per response, fills the" \
+    "histogram below its minimum (percentiles read 0). Only req/s is comparable there."
+  printf '\n### Commands\n\nExact commands of this run (warm-ups: the same wrk commands with -d %s).\n\n' "$WARMUP"
+  commands_block "$scenario" "$@"
+}
+
+# demote_headings — one more '#' on markdown headings outside code fences.
+demote_headings() {
+  awk '/^```/ { fence = !fence } !fence && /^#/ { $0 = "#" $0 } { print }'
+}
+
+write_results() {
+  local f name
+  {
+    echo "# nodus load-test results"
+    echo
+    echo "Written by \`loadtest/run.sh\` — how to run it and what each scenario measures:" \
+      "[README.md](README.md). A scenario's section is rewritten only when that scenario" \
+      "runs, so each carries its own date, commit and machine. The machine is shared and" \
+      "noisy: read each section's *Conditions* before comparing numbers across sections."
+    echo
+    for f in "$LT_DIR"/sections/*.md; do
+      [[ -f $f ]] || continue
+      name=$(basename "$f" .md)
+      echo "- [Scenario \`$name\`](#scenario-$name)"
+    done
+    for f in "$LT_DIR"/results/*.md; do
+      [[ -f $f ]] && echo "- [results/$(basename "$f")](results/$(basename "$f")) (included below)"
+    done
+    for f in "$LT_DIR"/sections/*.md; do [[ -f $f ]] && { echo; cat "$f"; }; done
+    other_results
+  } >"$LT_DIR/RESULTS.md"
+  log "wrote $LT_DIR/RESULTS.md"
+}
+
+# other_results — every loadtest/results/*.md (written by bench_loop.sh, bench_heap.sh, ...).
+other_results() {
+  local f
+  compgen -G "$LT_DIR/results/*.md" >/dev/null || return 0
+  printf '\n## Other benchmarks\n\n'
+  echo "Written by other scripts (e.g. \`loadtest/bench_loop.sh\`, \`loadtest/bench_heap.sh\`)" \
+    "into \`loadtest/results/\`; included as they were when RESULTS.md was last written."
+  for f in "$LT_DIR"/results/*.md; do
+    printf '\n### From [results/%s](results/%s)\n\n' "$(basename "$f")" "$(basename "$f")"
+    demote_headings <"$f"
+  done
+}

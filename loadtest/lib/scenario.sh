@@ -1,0 +1,55 @@
+# Scenario registry. A scenario is loadtest/scenarios/<name>.sh; it sets SCENARIO_SERVERS and
+# SCENARIO_ABOUT and defines `scenario_define`, which calls add_case and add_goal:
+#
+#   add_case ID PATH WRK_OPTION... [-- SCRIPT_ARG...]
+#       one wrk measurement per server; `-s NAME` picks loadtest/wrk/NAME (default:
+#       report.lua). The runner adds --latency, --timeout, -d and the URL.
+#   add_goal CASE PEER rps|p99 RATIO
+#       rps: nodus req/s >= RATIO × PEER's; p99: nodus p99 <= RATIO × PEER's.
+
+CASES=()
+GOALS=()
+declare -A CASE_PATH=() CASE_ARGS=()
+
+add_case() {
+  local id=$1 path=$2
+  shift 2
+  [[ -n ${CASE_PATH[$id]:-} ]] && die "scenario defines case '$id' twice"
+  CASES+=("$id")
+  CASE_PATH[$id]=$path
+  local IFS=$'\x1f'
+  CASE_ARGS[$id]="$*"
+}
+
+add_goal() {
+  [[ $# == 4 && ($3 == rps || $3 == p99) ]] || die "add_goal CASE PEER rps|p99 RATIO, got: $*"
+  GOALS+=("$*")
+}
+
+list_scenarios() {
+  local f
+  for f in "$LT_DIR"/scenarios/*.sh; do basename "$f" .sh; done
+}
+
+# load_scenario NAME — reset the registry, source the file, run its scenario_define.
+load_scenario() {
+  local file="$LT_DIR/scenarios/$1.sh"
+  [[ -f $file ]] || die "no scenario '$1' (have: $(list_scenarios | tr '\n' ' '))"
+  CASES=() GOALS=() CASE_PATH=() CASE_ARGS=()
+  SCENARIO_SERVERS=() SCENARIO_ABOUT=""
+  unset -f scenario_define
+  # shellcheck source=/dev/null
+  source "$file"
+  declare -F scenario_define >/dev/null || die "$file defines no scenario_define"
+  scenario_define
+  ((${#CASES[@]})) || die "scenario '$1' has no cases"
+}
+
+# scenario_servers — SCENARIO_SERVERS filtered by --servers, in the scenario's order.
+scenario_servers() {
+  local s
+  for s in "${SCENARIO_SERVERS[@]}"; do
+    [[ -z $ONLY_SERVERS || ,$ONLY_SERVERS, == *,$s,* ]] && echo "$s"
+  done
+  return 0
+}

@@ -1,0 +1,74 @@
+# The servers under test. One `start_<name>` and one `version_<name>` per server; each start
+# function runs the server on 127.0.0.1 behind SERVER_PIN (taskset, or nothing) and fills
+# SERVER_URL, SERVER_PID and SERVER_CMD (the exact command, for RESULTS.md).
+# Adding a peer = two functions here and its name in a scenario's SCENARIO_SERVERS.
+
+declare -A SERVER_URL=() SERVER_PID=() SERVER_CMD=()
+
+start_nodus() {
+  local log="$OUT_DIR/nodus.log" pid line
+  local cmd=("$NODUS_BIN" --loops 1 --host 127.0.0.1 --port 0 --log-level warn)
+  spawn pid "$log" "${SERVER_PIN[@]}" "${cmd[@]}"
+  line=$(wait_for_line "$log" 'nodus listening on http://' "$pid") ||
+    die "nodus did not start; see $log"
+  register_server nodus "$pid" "${line##* }" "${cmd[*]}"
+}
+
+start_node() {
+  local log="$OUT_DIR/node.log" pid line
+  local cmd=(node loadtest/peers/node_server.js 0)
+  spawn pid "$log" "${SERVER_PIN[@]}" "${cmd[@]}"
+  line=$(wait_for_line "$log" 'node listening on http://' "$pid") ||
+    die "node peer did not start; see $log"
+  register_server node "$pid" "${line##* }" "${cmd[*]}"
+}
+
+# nginx cannot listen on port 0 usefully, so it gets a free port written into its config.
+start_nginx() {
+  local prefix="$TMP_DIR/nginx" port pid
+  port=$(free_port)
+  mkdir -p "$prefix/tmp"
+  sed -e "s|@PORT@|$port|g" -e "s|@ROOT@|$REPO_DIR/public|g" \
+    "$LT_DIR/peers/nginx.conf" >"$prefix/nginx.conf"
+  local cmd=(nginx -p "$prefix/" -e "$prefix/error.log" -c "$prefix/nginx.conf")
+  spawn pid "$OUT_DIR/nginx.log" "${SERVER_PIN[@]}" "${cmd[@]}"
+  wait_for_http "http://127.0.0.1:$port/" "$pid" ||
+    die "nginx did not start; see $OUT_DIR/nginx.log and $prefix/error.log"
+  register_server nginx "$pid" "http://127.0.0.1:$port" "${cmd[*]}"
+}
+
+version_nodus() {
+  if [[ -x $NODUS_BIN ]]; then "$NODUS_BIN" --version 2>&1 | head -1; else echo "nodus (not built)"; fi
+}
+version_node() { echo "node $(node --version)"; }
+version_nginx() { nginx -v 2>&1 | sed 's/^nginx version: //'; }
+
+register_server() {
+  local name=$1 pid=$2 url=$3 cmd=$4
+  SERVER_PID[$name]=$pid
+  SERVER_URL[$name]=${url%/}
+  SERVER_CMD[$name]="${SERVER_PIN[*]}${SERVER_PIN:+ }$cmd"
+  log "$name: pid $pid at ${SERVER_URL[$name]}"
+}
+
+# wait_for_http URL PID — any HTTP answer from URL within 10 s, while PID lives.
+wait_for_http() {
+  local url=$1 pid=$2 i
+  for ((i = 0; i < 100; i++)); do
+    curl -s -o /dev/null --max-time 1 "$url" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+start_servers() {
+  local s
+  for s in "$@"; do "start_$s"; done
+}
+
+stop_servers() {
+  local s
+  for s in "${!SERVER_PID[@]}"; do stop_pid "${SERVER_PID[$s]}"; done
+  SERVER_PID=()
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Measures nodus against its peers (nginx, Node) with wrk, side by side, and writes
+# loadtest/RESULTS.md. Targets 127.0.0.1 only; every process it starts is stopped on exit.
+# See loadtest/README.md.
+set -euo pipefail
+
+LT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$LT_DIR")
+for lib in common servers scenario measure report; do
+  # shellcheck source=/dev/null
+  source "$LT_DIR/lib/$lib.sh"
+done
+
+usage() {
+  cat <<EOF
+Usage: loadtest/run.sh [options] [scenario...]      (default: every scenario)
+  --duration D    length of each measured wrk run, e.g. 10s, 1m (default 10s, at most 5m)
+  --runs N        interleaved rounds per case; figures are medians (default 3, at least 3)
+  --warmup D      unmeasured wrk run per server and case first (default 2s)
+  --servers LIST  only these servers, e.g. nodus,nginx (default: the scenario's list)
+  --no-build      use the existing build/release/app/nodus
+  --no-pin        do not pin servers and wrk to CPUs
+  --quiet-wait S  before each run, wait up to S seconds for compilers to finish (default 120)
+  --report-only   only rebuild RESULTS.md from loadtest/sections and loadtest/results
+Scenarios: $(list_scenarios | paste -sd' ')
+EOF
+}
+
+# Defaults; parse_args overrides them.
+DURATION=10s WARMUP=2s RUNS=3 ONLY_SERVERS="" BUILD=1 PIN_CPUS=1 QUIET_WAIT=120
+REPORT_ONLY=0 SCENARIOS=()
+NODUS_BIN=build/release/app/nodus
+
+parse_args() {
+  RUN_ARGS="$*"
+  while (($#)); do
+    case $1 in
+      --duration) DURATION=$2; shift ;;
+      --runs) RUNS=$2; shift ;;
+      --warmup) WARMUP=$2; shift ;;
+      --servers) ONLY_SERVERS=$2; shift ;;
+      --no-build) BUILD=0 ;;
+      --no-pin) PIN_CPUS=0 ;;
+      --quiet-wait) QUIET_WAIT=$2; shift ;;
+      --report-only) REPORT_ONLY=1 ;;
+      -h | --help) usage; exit 0 ;;
+      -*) usage >&2; die "unknown option '$1'" ;;
+      *) SCENARIOS+=("$1") ;;
+    esac
+    shift
+  done
+  ((${#SCENARIOS[@]})) || mapfile -t SCENARIOS < <(list_scenarios)
+  DURATION_S=$(seconds_of "$DURATION") && seconds_of "$WARMUP" >/dev/null
+  ((DURATION_S >= 1 && DURATION_S <= 300)) || die "--duration must be 1s..5m"
+  [[ $RUNS =~ ^[0-9]+$ ]] && ((RUNS >= 3 && RUNS <= 20)) || die "--runs must be 3..20"
+}
+
+# seconds_of D — "10s", "2m" or "10" in seconds; wrk takes the same forms.
+seconds_of() {
+  [[ $1 =~ ^([0-9]+)(s|m)?$ ]] || die "bad duration '$1' (use e.g. 10s or 1m)"
+  if [[ ${BASH_REMATCH[2]} == m ]]; then echo $((BASH_REMATCH[1] * 60)); else echo "${BASH_REMATCH[1]}"; fi
+}
+
+# Servers on the last CPU, wrk on CPU 0: each server gets one core to itself, as the
+# issue's goal states (--loops 1 vs one nginx worker vs one Node process).
+setup_pinning() {
+  SERVER_CPU=$(($(nproc) - 1)) WRK_CPU=0
+  SERVER_PIN=() WRK_PIN=()
+  if [[ $PIN_CPUS == 1 ]] && ((SERVER_CPU > 0)); then
+    SERVER_PIN=(taskset -c "$SERVER_CPU") WRK_PIN=(taskset -c "$WRK_CPU")
+  else
+    PIN_CPUS=0
+  fi
+}
+
+check_tools() {
+  local t
+  for t in wrk nginx node curl ss taskset timeout cmake; do
+    command -v "$t" >/dev/null || die "'$t' not found; run: scripts/install-deps.sh loadtest"
+  done
+}
+
+build_nodus() {
+  if [[ $BUILD == 1 ]]; then
+    log "building nodus (release preset)"
+    cmake --preset release >"$OUT_DIR/build.log" 2>&1 &&
+      cmake --build --preset release --target nodus >>"$OUT_DIR/build.log" 2>&1 ||
+      die "build failed; see $OUT_DIR/build.log"
+  fi
+  [[ -x $NODUS_BIN ]] || die "$NODUS_BIN not found (build it, or drop --no-build)"
+}
+
+# run_scenario NAME — start its servers, measure every case, write its section.
+run_scenario() {
+  local name=$1 servers
+  load_scenario "$name"
+  mapfile -t servers < <(scenario_servers)
+  ((${#servers[@]})) || die "scenario '$name': no server left after --servers"
+  log "scenario $name: cases ${CASES[*]}; servers ${servers[*]}"
+  SERVER_URL=() SERVER_CMD=() LATENCY_FOOTNOTE=0
+  start_servers "${servers[@]}"
+  run_cases "$name" "${servers[@]}"
+  write_section "$name" "${servers[@]}"
+  stop_servers
+}
+
+main() {
+  parse_args "$@"
+  cd "$REPO_DIR"
+  if [[ $REPORT_ONLY == 1 ]]; then write_results; return; fi
+  check_tools
+  setup_pinning
+  OUT_DIR="$LT_DIR/out/$(date +%Y%m%d-%H%M%S)"
+  mkdir -p "$OUT_DIR"
+  TMP_DIR=$(mktemp -d /tmp/nodus-loadtest.XXXXXX)
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  log "raw output in $OUT_DIR"
+  if [[ -z $ONLY_SERVERS || ,$ONLY_SERVERS, == *,nodus,* ]]; then build_nodus; else BUILD=0; fi
+  local s
+  for s in "${SCENARIOS[@]}"; do run_scenario "$s"; done
+  write_results
+}
+
+main "$@"
