@@ -1,6 +1,9 @@
 #include <cstdio>
+#include <utility>
 #include <variant>
 
+#include "app/logging.hpp"
+#include "app/serve.hpp"
 #include "config/config.hpp"
 
 int main(int argc, char** argv) {
@@ -10,5 +13,13 @@ int main(int argc, char** argv) {
     if (!exit->err.empty()) std::fprintf(stderr, "%s\n", exit->err.c_str());
     return exit->code;
   }
-  return 0;
+  const auto& cfg = std::get<nodus::config::config>(parsed);
+
+  // ---- one-shot modes -----------------------------------------------------------------
+  // --run-scenario FILE: run an event-loop scenario and exit (wired by the runtime/loop
+  // owner: `if (!cfg.run_scenario.empty()) return <runtime scenario runner>(cfg);`).
+  // -------------------------------------------------------------------------------------
+
+  auto access_log = nodus::app::setup_logging(cfg);
+  return nodus::app::serve(cfg, std::move(access_log));
 }

@@ -1,0 +1,70 @@
+#include "handlers/basic.hpp"
+
+#include <boost/beast/http/field.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "server/error_response.hpp"
+
+namespace nodus::handlers {
+
+namespace http = boost::beast::http;
+using server::request;
+using server::request_context;
+using server::responder;
+using server::response;
+
+namespace {
+
+// Plain synchronous file I/O on the loop thread; the files handler (sendfile streaming)
+// replaces this for the index page.
+void index_page(const std::filesystem::path& file, responder res) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return res.send(server::error_response(http::status::not_found, "not_found",
+                                           "index.html is missing from the root directory"));
+  }
+  std::ostringstream body;
+  body << in.rdbuf();
+  response out{http::status::ok, 11};
+  out.set(http::field::content_type, "text/html; charset=utf-8");
+  out.body() = std::move(body).str();
+  res.send(std::move(out));
+}
+
+void health(const request_context& ctx, responder res) {
+  response out{http::status::ok, 11};
+  out.set(http::field::content_type, "application/json");
+  // Which loop answered: lets clients (and tests) see connections spread over the loops.
+  out.set("X-Nodus-Loop", std::to_string(ctx.loop.index()));
+  out.body() = R"({"status":"ok"})";
+  res.send(std::move(out));
+}
+
+void hello(responder res) {
+  response out{http::status::ok, 11};
+  out.set(http::field::content_type, "text/plain");
+  out.body() = "Hello, World!";
+  res.send(std::move(out));
+}
+
+}  // namespace
+
+void register_basic(server::router& routes, const config::config& cfg) {
+  const std::filesystem::path index = std::filesystem::path(cfg.root) / "index.html";
+  routes.add("/", {http::verb::get},
+             [index](request&, const request_context&, responder res) {
+               index_page(index, std::move(res));
+             });
+  routes.add("/health", {http::verb::get},
+             [](request&, const request_context& ctx, responder res) {
+               health(ctx, std::move(res));
+             });
+  routes.add("/hello", {http::verb::get},
+             [](request&, const request_context&, responder res) { hello(std::move(res)); });
+}
+
+}  // namespace nodus::handlers

@@ -1,0 +1,645 @@
+#include "server/http_session.hpp"
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "server/access_log.hpp"
+#include "server/error_response.hpp"
+#include "server/loop_server.hpp"
+
+namespace nodus::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using boost::system::error_code;
+
+namespace {
+constexpr std::size_t read_chunk_bytes = 16 * 1024;
+constexpr std::size_t copy_threshold_bytes = 1024;  // smaller pieces are copied into out_
+constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+net::steady_timer::time_point to_timer_time(runtime::loop::time_point t) {
+  return net::steady_timer::time_point(
+      std::chrono::duration_cast<net::steady_timer::duration>(t.time_since_epoch()));
+}
+}  // namespace
+
+// One request and its response, in the connection's in-order queue.
+struct http_session::exchange {
+  enum class state : std::uint8_t {
+    reading,   // header parsed, body (or 100-continue) still to come
+    handling,  // the handler owns the responder
+    ready,     // response queued, not yet written
+    writing,   // part of the outstanding write
+  };
+
+  void reset(std::uint64_t s) {
+    seq = s;
+    st = state::reading;
+    keep_alive = false;
+    head = false;
+    version = 11;
+    status = 0;
+    body_bytes = 0;
+    route_ptr = nullptr;
+    serializer.reset();
+    on_cancel = nullptr;
+  }
+
+  std::uint64_t seq = 0;
+  state st = state::reading;
+  bool keep_alive = false;
+  bool head = false;
+  unsigned version = 11;
+  unsigned status = 0;
+  std::uint64_t body_bytes = 0;
+  std::size_t write_bytes = 0;  // bytes of this response in the outstanding write
+  const route* route_ptr = nullptr;
+  time_point start{};
+  request req;
+  response res;
+  std::optional<http::response_serializer<http::string_body>> serializer;
+  std::function<void()> on_cancel;
+  // Kept for the access log only (the handler may move the request away).
+  std::string method_text;
+  std::string target;
+};
+
+http_session::http_session(net::ip::tcp::socket socket, loop_server& owner)
+    : owner_(owner),
+      loop_(owner.loop()),
+      socket_(std::move(socket)),
+      timer_(socket_.get_executor()) {
+  error_code ec;
+  remote_ = socket_.remote_endpoint(ec);
+}
+
+http_session::~http_session() = default;
+
+void http_session::start() {
+  handle_ = loop_.track_handle("TCPSocketWrap");
+  owner_.attach(*this);
+  do_read();
+}
+
+void http_session::shutdown_gracefully() {
+  if (closed_) return;
+  stop_reading_requests();
+  // Idle: nothing in flight, at most a wait for the next request's first byte.
+  if (phase_ == phase::idle && count_ == 0 && !writing_) return do_close();
+}
+
+void http_session::stop_reading_requests() { accepting_requests_ = false; }
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+void http_session::do_read() {
+  if (closed_ || lingering_ || reading_) return;
+  if (phase_ == phase::continue_wait) return;  // the body waits for our 100 Continue
+  if (phase_ == phase::idle) {
+    if (!accepting_requests_) return;
+    if (count_ >= owner_.options().max_pipeline) return;  // resumed by on_write
+    if (buffer_.size() > 0) {  // a pipelined request is already buffered
+      begin_request();
+      return parse();
+    }
+    if (count_ == 0) enter_idle();
+  }
+  reading_ = true;
+  socket_.async_read_some(buffer_.prepare(read_chunk_bytes),
+                          beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+}
+
+void http_session::on_read(error_code ec, std::size_t bytes) {
+  reading_ = false;
+  if (closed_) return;
+  if (lingering_) {
+    if (ec) return do_close();
+    return do_linger();
+  }
+  if (ec == net::error::eof) return on_peer_eof();
+  if (ec) return fail(ec, "read");
+  buffer_.commit(bytes);
+  if (phase_ == phase::idle) {
+    if (!accepting_requests_) {
+      buffer_.consume(buffer_.size());  // draining: requests after the last one are dropped
+      return;
+    }
+    begin_request();
+  }
+  parse();
+}
+
+void http_session::begin_request() {
+  phase_ = phase::header;
+  request_start_ = loop_.now();
+  watch(request_start_ + owner_.options().request_timeout);
+  auto& p = header_parser_.emplace();
+  p.header_limit(owner_.options().max_header);
+  p.body_limit(boost::none);  // decided in on_header, after routing
+}
+
+// Feeds the buffered bytes to the parser of the current phase; reads more when they do not
+// complete it.
+void http_session::parse() {
+  error_code ec;
+  if (phase_ == phase::header) {
+    auto& p = *header_parser_;
+    while (!p.is_header_done()) {
+      if (buffer_.size() == 0) return do_read();
+      buffer_.consume(p.put(buffer_.data(), ec));
+      if (ec == http::error::need_more) return do_read();
+      if (ec) return on_parse_error(ec);
+    }
+    return on_header();
+  }
+  if (phase_ == phase::body) {
+    auto& p = *body_parser_;
+    while (!p.is_done()) {
+      if (buffer_.size() == 0) return do_read();
+      buffer_.consume(p.put(buffer_.data(), ec));
+      if (ec == http::error::need_more) return do_read();
+      if (ec) return on_parse_error(ec);
+    }
+    return on_body();
+  }
+}
+
+void http_session::on_header() {
+  const auto& h = header_parser_->get();
+  const server_options& opt = owner_.options();
+  exchange& x = push_exchange();
+  ++owner_.stats().requests;
+  x.start = request_start_;
+  x.version = h.version() == 10 ? 10 : 11;
+  x.keep_alive = h.keep_alive();
+  x.head = h.method() == http::verb::head;
+  if (opt.access_log) {
+    x.method_text.assign(h.method_string());
+    x.target.assign(h.target());
+  }
+
+  const std::string_view target = h.target();
+  if (target.size() > opt.max_uri) {
+    return reject(&x, http::status::uri_too_long, "uri_too_long",
+                  "request target exceeds " + std::to_string(opt.max_uri) + " bytes");
+  }
+  const std::string_view path = target_path(target);
+  if (path.empty()) return reject(&x, http::status::bad_request, "bad_request", "bad request target");
+
+  const bool has_body =
+      header_parser_->chunked() || header_parser_->content_length().value_or(0) > 0;
+  const auto match = owner_.routes().match(h.method(), path);
+  if (match.result != router::outcome::found) {
+    // Without a body the connection stays usable; with one we would have to read it first.
+    const bool keep = !has_body;
+    if (match.result == router::outcome::not_found) {
+      reject(&x, http::status::not_found, "not_found", "no route for " + std::string(path), {},
+             keep);
+    } else {
+      reject(&x, http::status::method_not_allowed, "method_not_allowed",
+             std::string(h.method_string()) + " is not allowed on " + std::string(path),
+             match.allow, keep);
+    }
+    return do_read();
+  }
+  x.route_ptr = match.target;
+
+  if (has_body) {
+    if (match.target->options.body == body_mode::none) {
+      return reject(&x, http::status::payload_too_large, "payload_too_large",
+                    std::string(path) + " takes no request body");
+    }
+    if (header_parser_->content_length().value_or(0) > opt.max_body) {
+      return reject(&x, http::status::payload_too_large, "payload_too_large",
+                    "request body exceeds " + std::to_string(opt.max_body) + " bytes");
+    }
+  }
+  bool want_continue = false;
+  if (const auto expect = h[http::field::expect]; !expect.empty() && x.version >= 11) {
+    if (!beast::iequals(expect, "100-continue")) {
+      return reject(&x, http::status::expectation_failed, "expectation_failed",
+                    "unsupported Expect: " + std::string(expect));
+    }
+    want_continue = has_body;
+  }
+
+  if (!has_body) {
+    auto header_only = header_parser_->release();
+    header_parser_.reset();
+    x.req = request(std::move(header_only.base()));
+    phase_ = phase::idle;
+    dispatch(x);
+    return do_read();
+  }
+  body_parser_.emplace(std::move(*header_parser_));
+  header_parser_.reset();
+  body_parser_->body_limit(opt.max_body);
+  if (want_continue) {
+    phase_ = phase::continue_wait;
+    return do_write();
+  }
+  phase_ = phase::body;
+  parse();
+}
+
+void http_session::on_body() {
+  exchange& x = back();
+  x.req = body_parser_->release();
+  body_parser_.reset();
+  phase_ = phase::idle;
+  dispatch(x);
+  do_read();
+}
+
+void http_session::on_parse_error(error_code ec) {
+  const server_options& opt = owner_.options();
+  exchange* x = phase_ == phase::header ? nullptr : &back();
+  if (ec == http::error::header_limit) {
+    // The request line alone over --max-uri is a long URI, not a big header block.
+    const auto data = buffer_.cdata();
+    const std::string_view raw(static_cast<const char*>(data.data()), data.size());
+    const auto line_end = raw.find("\r\n");
+    const std::size_t line = line_end == std::string_view::npos ? raw.size() : line_end;
+    if (line > opt.max_uri) {
+      return reject(x, http::status::uri_too_long, "uri_too_long",
+                    "request target exceeds " + std::to_string(opt.max_uri) + " bytes");
+    }
+    return reject(x, http::status::request_header_fields_too_large, "header_fields_too_large",
+                  "request header block exceeds " + std::to_string(opt.max_header) + " bytes");
+  }
+  if (ec == http::error::body_limit) {
+    return reject(x, http::status::payload_too_large, "payload_too_large",
+                  "request body exceeds " + std::to_string(opt.max_body) + " bytes");
+  }
+  reject(x, http::status::bad_request, "bad_request", "malformed request: " + ec.message());
+}
+
+void http_session::on_peer_eof() {
+  // The peer sent its last byte. Mid-request there is nothing sensible to answer.
+  if (phase_ != phase::idle) return do_close();
+  stop_reading_requests();
+  if (count_ == 0 && !writing_) do_close();
+}
+
+void http_session::dispatch(exchange& x) {
+  x.st = exchange::state::handling;
+  const request_context ctx{loop_, remote_, owner_.stats()};
+  try {
+    x.route_ptr->fn(x.req, ctx, responder(shared_from_this(), x.seq));
+  } catch (const std::exception& e) {
+    // The responder died with the stack unwinding and answered 500.
+    spdlog::error("handler for {} threw: {}", x.req.target(), e.what());
+  }
+}
+
+// Answers `x` (or a new exchange for a request whose header never completed) with a JSON
+// error; unless `keep_connection`, the connection closes after it.
+void http_session::reject(exchange* x, http::status status, std::string_view error,
+                          std::string_view detail, std::string_view allow,
+                          bool keep_connection) {
+  if (x == nullptr) {
+    x = &push_exchange();
+    x->start = request_start_;
+    x->method_text = "-";
+    x->target = "-";
+  }
+  if (!keep_connection) {
+    x->keep_alive = false;
+    stop_reading_requests();
+  }
+  header_parser_.reset();
+  body_parser_.reset();
+  phase_ = phase::idle;
+  response res = error_response(status, error, detail);
+  if (!allow.empty()) res.set(http::field::allow, allow);
+  if (status != http::status::not_found && status != http::status::method_not_allowed) {
+    ++owner_.stats().bad_requests;  // a protocol error, not the route table's answer
+  }
+  x->st = exchange::state::handling;
+  finish(*x, std::move(res));
+}
+
+// ---------------------------------------------------------------------------------------
+// Responders
+
+void http_session::complete(std::uint64_t seq, response&& res) {
+  if (closed_ || lingering_) return;
+  exchange* x = find(seq);
+  if (x == nullptr || x->st != exchange::state::handling) return;
+  finish(*x, std::move(res));
+}
+
+void http_session::abandon(std::uint64_t seq) {
+  if (closed_ || lingering_) return;
+  exchange* x = find(seq);
+  if (x == nullptr || x->st != exchange::state::handling) return;
+  spdlog::error("handler for {} {} did not respond", x->req.method_string(), x->req.target());
+  finish(*x, error_response(http::status::internal_server_error, "internal_error",
+                            "the handler did not produce a response"));
+}
+
+bool http_session::alive(std::uint64_t seq) const noexcept {
+  if (closed_ || lingering_) return false;
+  const exchange* x = find(seq);
+  return x != nullptr && x->st == exchange::state::handling;
+}
+
+void http_session::set_cancel(std::uint64_t seq, std::function<void()> cb) {
+  if (closed_ || lingering_) return;
+  if (exchange* x = find(seq); x != nullptr && x->st == exchange::state::handling) {
+    x->on_cancel = std::move(cb);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+// Completes the response headers and queues it.
+void http_session::finish(exchange& x, response&& res) {
+  const bool handler_close = beast::iequals(res[http::field::connection], "close");
+  x.keep_alive = x.keep_alive && !handler_close;
+  res.version(x.version);
+  res.set(http::field::server, server_header());
+  res.set(http::field::date, owner_.dates().get());
+  const unsigned status = res.result_int();
+  const bool bodiless_status = status / 100 == 1 || status == 204 || status == 304;
+  if (!bodiless_status && !res.chunked() && res.find(http::field::content_length) == res.end()) {
+    res.content_length(res.body().size());
+  }
+  if (x.head || bodiless_status) {
+    if (res.chunked()) res.chunked(false);
+    res.body().clear();
+  }
+  x.status = status;
+  x.body_bytes = res.body().size();
+  x.on_cancel = nullptr;
+  x.res = std::move(res);
+  x.st = exchange::state::ready;
+  do_write();
+}
+
+void http_session::do_write() {
+  if (writing_ || closed_ || lingering_ || count_ == 0) return;
+  exchange& first = at(0);
+  if (first.st == exchange::state::reading && phase_ == phase::continue_wait && count_ == 1) {
+    return do_write_continue();
+  }
+  if (first.st != exchange::state::ready) return;
+
+  out_.clear();
+  pieces_.clear();
+  write_buffers_.clear();
+  batch_ = 0;
+  for (std::size_t i = 0; i < count_; ++i) {
+    exchange& x = at(i);
+    if (x.st != exchange::state::ready) break;
+    // The last response before the connection closes says so.
+    const bool last = i + 1 == count_ && phase_ == phase::idle;
+    if (last && !accepting_requests_) x.keep_alive = false;
+    x.res.keep_alive(x.keep_alive);
+    gather(x);
+    ++batch_;
+    if (!x.keep_alive) break;
+  }
+  // out_ may have moved while growing: point the copied pieces at its final storage.
+  for (const piece& p : pieces_) {
+    write_buffers_.emplace_back(p.ref != nullptr ? p.ref : out_.data() + p.offset, p.size);
+  }
+  writing_ = true;
+  write_start_ = loop_.now();
+  watch(write_start_ + owner_.options().write_timeout);
+  net::async_write(socket_, write_buffers_,
+                   beast::bind_front_handler(&http_session::on_write, shared_from_this()));
+}
+
+// Appends x's serialized response to the pending write: small pieces are copied into out_
+// (one write for many pipelined responses), large ones are referenced in place.
+void http_session::gather(exchange& x) {
+  auto& sr = x.serializer.emplace(x.res);
+  x.write_bytes = 0;
+  x.st = exchange::state::writing;
+  error_code ec;
+  sr.next(ec, [&](error_code&, const auto& buffers) {
+    for (const net::const_buffer b : beast::buffers_range_ref(buffers)) {
+      x.write_bytes += b.size();
+      if (b.size() >= copy_threshold_bytes) {
+        pieces_.push_back({b.data(), 0, b.size()});
+        continue;
+      }
+      if (pieces_.empty() || pieces_.back().ref != nullptr) pieces_.push_back({nullptr, out_.size(), 0});
+      out_.append(static_cast<const char*>(b.data()), b.size());
+      pieces_.back().size += b.size();
+    }
+  });
+}
+
+void http_session::on_write(error_code ec, std::size_t) {
+  writing_ = false;
+  if (closed_) return;
+  if (ec) return fail(ec, "write");
+  const server_options& opt = owner_.options();
+  const bool log = opt.access_log != nullptr;
+  for (std::size_t i = 0; i < batch_; ++i) {
+    exchange& x = at(0);
+    x.serializer->consume(x.write_bytes);
+    if (!x.serializer->is_done()) {
+      spdlog::error("response to {} not fully serialized in one pass", x.target);
+      return do_close();
+    }
+    ++owner_.stats().responses;
+    if (log) {
+      access_entry e{remote_, x.method_text, x.target, x.version, x.status, x.body_bytes,
+                     loop_.now() - x.start};
+      opt.access_log->info(format_access_line(e, std::time(nullptr)));
+    }
+    const bool keep = x.keep_alive;
+    pop_exchange();
+    if (!keep) return do_graceful_close();
+  }
+  batch_ = 0;
+  if (count_ == 0 && !accepting_requests_ && phase_ == phase::idle) {
+    return do_graceful_close();
+  }
+  do_write();
+  if (count_ == 0 && reading_ && phase_ == phase::idle) enter_idle();
+  do_read();
+}
+
+void http_session::do_write_continue() {
+  writing_ = true;
+  write_start_ = loop_.now();
+  watch(write_start_ + owner_.options().write_timeout);
+  net::async_write(socket_, net::buffer(continue_line.data(), continue_line.size()),
+                   beast::bind_front_handler(&http_session::on_write_continue,
+                                             shared_from_this()));
+}
+
+void http_session::on_write_continue(error_code ec, std::size_t) {
+  writing_ = false;
+  if (closed_) return;
+  if (ec) return fail(ec, "write");
+  if (phase_ != phase::continue_wait) return do_write();  // rejected meanwhile (timeout)
+  phase_ = phase::body;
+  parse();
+}
+
+// ---------------------------------------------------------------------------------------
+// Closing
+
+// After a final response: stop sending, read and drop what the client still sends (so the
+// kernel does not answer it with a reset that could destroy the response in flight), close
+// at EOF or after the linger timeout.
+void http_session::do_graceful_close() {
+  if (closed_ || lingering_) return;
+  lingering_ = true;
+  cancel_pending();
+  error_code ec;
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  linger_deadline_ = loop_.now() + owner_.options().linger_timeout;
+  watch(linger_deadline_);
+  if (!reading_) do_linger();
+}
+
+void http_session::do_linger() {
+  buffer_.consume(buffer_.size());
+  reading_ = true;
+  socket_.async_read_some(buffer_.prepare(read_chunk_bytes),
+                          beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+}
+
+void http_session::do_close() {
+  if (closed_) return;
+  closed_ = true;
+  error_code ec;
+  socket_.close(ec);
+  timer_.cancel();
+  timer_armed_ = false;
+  handle_.reset();
+  header_parser_.reset();
+  body_parser_.reset();
+  cancel_pending();
+  owner_.detach(*this);
+}
+
+void http_session::fail(error_code ec, const char* what) {
+  if (ec != net::error::operation_aborted) {
+    spdlog::debug("connection {}:{} {}: {}", remote_.address().to_string(), remote_.port(), what,
+                  ec.message());
+  }
+  do_close();
+}
+
+// Tells handlers still working on requests of this connection that nobody will read the
+// answer. Callbacks run after the state is updated; they may call back into the session.
+void http_session::cancel_pending() {
+  std::vector<std::function<void()>> callbacks;
+  for (std::size_t i = 0; i < count_; ++i) {
+    exchange& x = at(i);
+    if (x.st == exchange::state::handling && x.on_cancel) callbacks.push_back(std::move(x.on_cancel));
+    x.on_cancel = nullptr;
+  }
+  for (auto& cb : callbacks) cb();
+}
+
+// ---------------------------------------------------------------------------------------
+// Timeouts: one timer per connection, armed for the earliest deadline in force and
+// re-checked when it fires (deadlines that moved later just re-arm it).
+
+void http_session::enter_idle() {
+  idle_since_ = loop_.now();
+  watch(idle_since_ + owner_.options().idle_timeout);
+}
+
+void http_session::watch(time_point deadline) {
+  if (closed_) return;
+  if (timer_armed_ && timer_expiry_ <= deadline) return;
+  timer_armed_ = true;
+  timer_expiry_ = deadline;
+  timer_.expires_at(to_timer_time(deadline));
+  timer_.async_wait(beast::bind_front_handler(&http_session::on_watch, shared_from_this()));
+}
+
+void http_session::on_watch(error_code ec) {
+  if (ec == net::error::operation_aborted || closed_) return;
+  timer_armed_ = false;
+  const server_options& opt = owner_.options();
+  const time_point now = loop_.now();
+  time_point next = time_point::max();
+  const auto check = [&](time_point deadline) {
+    if (deadline > now) next = std::min(next, deadline);
+    return deadline <= now;
+  };
+  if (lingering_) {
+    if (check(linger_deadline_)) return do_close();
+  }
+  if (writing_ && check(write_start_ + opt.write_timeout)) {
+    spdlog::debug("connection {}: write timed out", remote_.port());
+    return do_close();
+  }
+  if (!lingering_ && phase_ != phase::idle && check(request_start_ + opt.request_timeout)) {
+    // Slowloris: the request did not arrive in time. 408 after whatever is queued, then close.
+    ++owner_.stats().request_timeouts;
+    exchange* x = phase_ == phase::header ? nullptr : &back();
+    if (x != nullptr && x->st != exchange::state::reading) x = nullptr;
+    reject(x, http::status::request_timeout, "request_timeout",
+           "the request did not arrive within " + std::to_string(opt.request_timeout.count()) +
+               " ms");
+    return;
+  }
+  if (!lingering_ && phase_ == phase::idle && count_ == 0 && !writing_ && reading_ &&
+      check(idle_since_ + opt.idle_timeout)) {
+    ++owner_.stats().idle_timeouts;
+    return do_close();
+  }
+  if (next != time_point::max()) watch(next);
+}
+
+// ---------------------------------------------------------------------------------------
+// The in-order queue: a ring of reusable exchanges, grown on demand up to --max-pipeline.
+
+http_session::exchange& http_session::at(std::size_t i) const noexcept {
+  return *ring_[(head_ + i) % ring_.size()];
+}
+
+http_session::exchange& http_session::push_exchange() {
+  if (count_ == ring_.size()) {
+    std::vector<std::unique_ptr<exchange>> grown;
+    grown.reserve(std::max<std::size_t>(2, ring_.size() * 2));
+    for (std::size_t i = 0; i < ring_.size(); ++i) {
+      grown.push_back(std::move(ring_[(head_ + i) % ring_.size()]));
+    }
+    while (grown.size() < grown.capacity()) grown.push_back(std::make_unique<exchange>());
+    ring_ = std::move(grown);
+    head_ = 0;
+  }
+  exchange& x = *ring_[(head_ + count_) % ring_.size()];
+  x.reset(head_seq_ + count_);
+  ++count_;
+  return x;
+}
+
+void http_session::pop_exchange() noexcept {
+  exchange& x = at(0);
+  x.serializer.reset();
+  x.req = {};
+  x.res = {};
+  head_ = (head_ + 1) % ring_.size();
+  --count_;
+  ++head_seq_;
+}
+
+http_session::exchange* http_session::find(std::uint64_t seq) const noexcept {
+  if (seq < head_seq_ || seq >= head_seq_ + count_) return nullptr;
+  return &at(static_cast<std::size_t>(seq - head_seq_));
+}
+
+}  // namespace nodus::server
