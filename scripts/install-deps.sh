@@ -5,8 +5,9 @@ set -euo pipefail
 level=${1:-build}
 
 build_pkgs=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libboost-json1.81-dev
-  libspdlog-dev libcli11-dev libssl-dev prometheus-cpp-dev libbenchmark-dev catch2 media-types)
-test_pkgs=(curl openssl nodejs npm)
+  libspdlog-dev libcli11-dev libssl-dev prometheus-cpp-dev libbenchmark-dev catch2 media-types
+  zlib1g-dev nodejs npm)  # npm: installs the pinned libvips (third_party/libvips) at every level
+test_pkgs=(curl openssl)
 loadtest_pkgs=(wrk nginx-light)
 
 pkgs=("${build_pkgs[@]}")
@@ -24,10 +25,12 @@ for p in "${pkgs[@]}"; do
   if [[ $p == npm ]] && command -v npm >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+libvips() { "$(dirname "$0")/../third_party/libvips/install.sh"; }
+[[ ${#missing[@]} -eq 0 ]] && { libvips; exit 0; }
 
 sudo=()
 [[ $(id -u) -eq 0 ]] || sudo=(sudo)
 echo "install-deps: installing ${missing[*]}" >&2
 "${sudo[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+libvips
