@@ -29,6 +29,24 @@ net::steady_timer::time_point to_timer_time(runtime::loop::time_point t) {
   return net::steady_timer::time_point(
       std::chrono::duration_cast<net::steady_timer::duration>(t.time_since_epoch()));
 }
+// "HTTP/d.d" ends the (unparsed) request line: a well-formed request of another version.
+bool is_other_http_version(std::string_view raw) {
+  const std::string_view line = raw.substr(0, raw.find("\r\n"));
+  if (line.size() < 8) return false;
+  const std::string_view v = line.substr(line.size() - 8);
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  return v.starts_with("HTTP/") && digit(v[5]) && v[6] == '.' && digit(v[7]);
+}
+// A buffer sequence over write_buffers_ that copies as two pointers (async_write keeps a
+// copy of its buffer sequence; a vector would be copied, with an allocation, per write).
+struct buffer_view {
+  using value_type = net::const_buffer;
+  using const_iterator = const net::const_buffer*;
+  const_iterator first;
+  const_iterator last;
+  const_iterator begin() const noexcept { return first; }
+  const_iterator end() const noexcept { return last; }
+};
 }  // namespace
 
 // One request and its response, in the connection's in-order queue.
@@ -263,18 +281,24 @@ void http_session::on_body() {
 void http_session::on_parse_error(error_code ec) {
   const server_options& opt = owner_.options();
   exchange* x = phase_ == phase::header ? nullptr : &back();
+  const auto data = buffer_.cdata();
+  const std::string_view raw(static_cast<const char*>(data.data()), data.size());
   if (ec == http::error::header_limit) {
-    // The request line alone over --max-uri is a long URI, not a big header block.
-    const auto data = buffer_.cdata();
-    const std::string_view raw(static_cast<const char*>(data.data()), data.size());
-    const auto line_end = raw.find("\r\n");
-    const std::size_t line = line_end == std::string_view::npos ? raw.size() : line_end;
-    if (line > opt.max_uri) {
+    // The parser consumes the request line once it is complete. A request line that did
+    // not fit, or a parsed target over --max-uri, makes a long URI, not a big header block.
+    const std::string_view target = header_parser_->get().target();
+    const bool line_incomplete = target.empty();
+    if ((line_incomplete && raw.substr(0, raw.find("\r\n")).size() > opt.max_uri) ||
+        target.size() > opt.max_uri) {
       return reject(x, http::status::uri_too_long, "uri_too_long",
                     "request target exceeds " + std::to_string(opt.max_uri) + " bytes");
     }
     return reject(x, http::status::request_header_fields_too_large, "header_fields_too_large",
                   "request header block exceeds " + std::to_string(opt.max_header) + " bytes");
+  }
+  if (ec == http::error::bad_version && is_other_http_version(raw)) {
+    return reject(x, http::status::http_version_not_supported, "http_version_not_supported",
+                  "only HTTP/1.0 and HTTP/1.1 are served");
   }
   if (ec == http::error::body_limit) {
     return reject(x, http::status::payload_too_large, "payload_too_large",
@@ -284,9 +308,14 @@ void http_session::on_parse_error(error_code ec) {
 }
 
 void http_session::on_peer_eof() {
-  // The peer sent its last byte. Mid-request there is nothing sensible to answer.
+  // The peer sent its last byte. As Node does (httpAllowHalfOpen = false), that means the
+  // client is gone: requests still being read or handled are abandoned (their cancel
+  // callbacks run). Responses already complete are still written, then the connection closes.
   if (phase_ != phase::idle) return do_close();
   stop_reading_requests();
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (at(i).st == exchange::state::handling) return do_close();
+  }
   if (count_ == 0 && !writing_) do_close();
 }
 
@@ -417,7 +446,7 @@ void http_session::do_write() {
   writing_ = true;
   write_start_ = loop_.now();
   watch(write_start_ + owner_.options().write_timeout);
-  net::async_write(socket_, write_buffers_,
+  net::async_write(socket_, buffer_view{write_buffers_.data(), write_buffers_.data() + write_buffers_.size()},
                    beast::bind_front_handler(&http_session::on_write, shared_from_this()));
 }
 

@@ -1,0 +1,152 @@
+// Limits and errors: 400/404/405/413/414/417/431, each with a JSON body.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "tests/integration/test_support.hpp"
+
+using namespace nodus::testing;
+
+namespace {
+const std::initializer_list<std::string> small_limits{"--max-header", "2048", "--max-uri", "256",
+                                                      "--max-body", "1024"};
+}
+
+TEST_CASE("a header block over --max-header gets 431 and the connection closes",
+          "[integration][limits]") {
+  running_nodus n(small_limits);
+  http_client c(n.port);
+  REQUIRE(!c.write("GET /hello HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(3000, 'a') +
+                   "\r\n\r\n"));
+  const auto res = c.read();
+  CHECK(res.result_int() == 431);
+  CHECK(json_error(res.body()) == "header_fields_too_large");
+  CHECK(res[http::field::content_type] == "application/json");
+  CHECK(c.read_until_closed(5s).closed);
+}
+
+TEST_CASE("a target over --max-uri gets 414", "[integration][limits]") {
+  running_nodus n(small_limits);
+  SECTION("within the header limit") {
+    http_client c(n.port);
+    REQUIRE(!c.write("GET /" + std::string(300, 'x') + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+    const auto res = c.read();
+    CHECK(res.result_int() == 414);
+    CHECK(json_error(res.body()) == "uri_too_long");
+    CHECK(c.read_until_closed(5s).closed);
+  }
+  SECTION("longer than the whole header limit") {
+    http_client c(n.port);
+    REQUIRE(!c.write("GET /" + std::string(5000, 'x') + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+    const auto res = c.read();
+    CHECK(res.result_int() == 414);
+    CHECK(json_error(res.body()) == "uri_too_long");
+  }
+}
+
+TEST_CASE("a body where the route takes none gets 413 before the body is read",
+          "[integration][limits]") {
+  running_nodus n(small_limits);
+  SECTION("Content-Length over --max-body") {
+    http_client c(n.port);
+    // Only the header is sent: the answer must not wait for the 5000 body bytes.
+    REQUIRE(!c.write("GET /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n"));
+    const auto res = c.read();
+    CHECK(res.result_int() == 413);
+    CHECK(json_error(res.body()) == "payload_too_large");
+    CHECK(c.read_until_closed(5s).closed);
+  }
+  SECTION("chunked") {
+    http_client c(n.port);
+    REQUIRE(!c.write("GET /hello HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"));
+    const auto res = c.read();
+    CHECK(res.result_int() == 413);
+    CHECK(json_error(res.body()) == "payload_too_large");
+  }
+  SECTION("Expect: 100-continue is answered with 413, never with 100") {
+    http_client c(n.port);
+    REQUIRE(!c.write("GET /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n"
+                     "Expect: 100-continue\r\n\r\n"));
+    const auto res = c.read();  // a 100 Continue would be read here as the response
+    CHECK(res.result_int() == 413);
+    CHECK(json_error(res.body()) == "payload_too_large");
+  }
+}
+
+TEST_CASE("curl's large upload is refused without waiting for the body", "[integration][curl]") {
+  running_nodus n(small_limits);
+  const std::string file = "/tmp/nodus_upload_" + std::to_string(::getpid()) + ".bin";
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << std::string(2u << 20, 'u');  // > 1 MiB: curl sends Expect: 100-continue
+  }
+  // With a 30 s expect timeout, a server that waited for the body would hit --max-time 10.
+  const auto r = curl("-o /dev/null -w '%{http_code}' --max-time 10 --expect100-timeout 30 "
+                      "-X GET --data-binary @" + file + " " + url(n.port, "/hello"));
+  std::remove(file.c_str());
+  CHECK(r.out == "413");
+}
+
+TEST_CASE("an unsupported Expect value gets 417", "[integration][limits]") {
+  running_nodus n(small_limits);
+  http_client c(n.port);
+  REQUIRE(!c.write("GET /hello HTTP/1.1\r\nHost: t\r\nExpect: 200-ok\r\n\r\n"));
+  const auto res = c.read();
+  CHECK(res.result_int() == 417);
+  CHECK(json_error(res.body()) == "expectation_failed");
+}
+
+TEST_CASE("a malformed request gets 400 and the connection closes", "[integration][limits]") {
+  running_nodus n;
+  const char* const bad[] = {
+      "GARBAGE\r\n\r\n",
+      "GET /hello HTTP/1.1\r\nHost t\r\n\r\n",
+      "GET /hello HTTP/1.x\r\nHost: t\r\n\r\n",
+      "GET /hello HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+  };
+  for (const char* request : bad) {
+    INFO(request);
+    http_client c(n.port);
+    REQUIRE(!c.write(request));
+    const auto res = c.read();
+    CHECK(res.result_int() == 400);
+    CHECK(json_error(res.body()) == "bad_request");
+    CHECK(!res.keep_alive());
+    CHECK(c.read_until_closed(5s).closed);
+  }
+}
+
+TEST_CASE("an unknown path gets 404 and the connection stays usable", "[integration][limits]") {
+  running_nodus n;
+  http_client c(n.port);
+  const auto res = c.get("/no/such/thing");
+  CHECK(res.result_int() == 404);
+  CHECK(json_error(res.body()) == "not_found");
+  CHECK(res.keep_alive());
+  CHECK(c.get("/hello").body() == "Hello, World!");
+}
+
+TEST_CASE("a wrong method gets 405 with Allow", "[integration][limits]") {
+  running_nodus n;
+  http_client c(n.port);
+  const auto res = c.request(http::verb::delete_, "/health");
+  CHECK(res.result_int() == 405);
+  CHECK(res[http::field::allow] == "GET, HEAD");
+  CHECK(json_error(res.body()) == "method_not_allowed");
+  CHECK(c.get("/health").result_int() == 200);
+
+  const auto r = curl("-i -X POST " + url(n.port, "/hello"));
+  CHECK(r.out.find("405 Method Not Allowed") != std::string::npos);
+  CHECK(r.out.find("Allow: GET, HEAD") != std::string::npos);
+}
+
+TEST_CASE("an HTTP version other than 1.0/1.1 gets 505", "[integration][limits]") {
+  running_nodus n;
+  http_client c(n.port);
+  REQUIRE(!c.write("GET /hello HTTP/2.0\r\nHost: t\r\n\r\n"));
+  const auto res = c.read();
+  CHECK(res.result_int() == 505);
+  CHECK(json_error(res.body()) == "http_version_not_supported");
+}
