@@ -236,33 +236,31 @@ struct event_loop::impl final : detail::timer_host {
   std::int64_t sampler_due_ms = 0, sampler_prev_ns = 0;
 };
 
-// The poll phase. libuv calls epoll_wait once per uv__io_poll and runs what it returned;
-// anything that becomes ready while those callbacks run waits for the next poll. nodus waits
-// for (or polls) the first handler, then posts a marker and runs handlers until the marker:
-// completions queued behind it belong to the next iteration's poll.
+// The poll phase. libuv calls epoll_wait once per uv__io_poll and runs what it returned.
+// Asio has no "wait without running", so nodus waits for (or polls) the first handler, then
+// runs two marker-bounded passes: the first runs what was already queued and lets the reactor
+// collect everything ready now; the second runs those completions. Whatever the reactor finds
+// after that waits behind the second marker for the next iteration's poll.
 void event_loop::impl::poll(std::int64_t timeout_ms) {
   phase_timer t(*this, phase::poll);
-  const bool block = timeout_ms != 0 && clk.is_real();
-  std::size_t ran = 0;
-  if (block) {
+  if (timeout_ms != 0 && clk.is_real()) {
     const auto w0 = clk.now();
     const std::int64_t c0 = thread_cpu_ns();
-    ran = io_call(true, timeout_ms);
+    const std::size_t ran = io_call(true, timeout_ms);
     const std::int64_t wall = to_ns(clk.now() - w0), cpu = thread_cpu_ns() - c0;
     // The handler that woke us ran inside run_one_for: its CPU time is active, the rest idle.
     const std::int64_t idle = wall > cpu ? wall - cpu : 0;
     idle_ns += idle;
     idle_in_phase_ns += idle;
-    update_time();
-  } else {
-    ran = io_call(false, 0);
+    update_time();  // uv__io_poll updates the loop time once epoll_wait returns
+    if (ran != 0) run_poll_handler();
   }
-  if (ran == 0) return;
-  run_poll_handler();
-  const std::uint64_t marker = ++poll_marker_next;
-  asio::post(io, [this, marker] { poll_marker_seen = marker; });
-  while (poll_marker_seen != marker && io_call(false, 0) != 0) {
-    if (poll_marker_seen != marker) run_poll_handler();
+  for (int pass = 0; pass < 2; ++pass) {
+    const std::uint64_t marker = ++poll_marker_next;
+    asio::post(io, [this, marker] { poll_marker_seen = marker; });
+    while (poll_marker_seen != marker && io_call(false, 0) != 0) {
+      if (poll_marker_seen != marker) run_poll_handler();
+    }
   }
 }
 
@@ -452,6 +450,7 @@ active_token event_loop::track_request(std::string_view type) {
 time_point event_loop::now() const noexcept { return impl_->now_tp; }
 void event_loop::update_time() noexcept { impl_->update_time(); }
 unsigned event_loop::index() const noexcept { return impl_->index; }
+std::uint64_t event_loop::iteration() const noexcept { return impl_->iterations; }
 event_loop* event_loop::current() noexcept { return current_loop; }
 
 loop_stats event_loop::stats() const {

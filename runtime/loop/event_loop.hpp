@@ -143,6 +143,10 @@ class event_loop {
   void update_time() noexcept;
 
   unsigned index() const noexcept;
+  // Iterations started so far (uv_metrics loop_count); it increments just before poll, so
+  // I/O started during iteration N's poll that completes while iteration() == N completed
+  // within the same poll phase (libuv would report it at the next one).
+  std::uint64_t iteration() const noexcept;
   // The loop running on the calling thread, or nullptr.
   static event_loop* current() noexcept;
 

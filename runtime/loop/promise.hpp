@@ -28,6 +28,14 @@ template <class T>
 struct is_promise<promise<T>> : std::true_type {
   using value = T;
 };
+template <class F, class T>
+struct then_result {
+  using type = std::invoke_result_t<F, T&>;
+};
+template <class F>
+struct then_result<F, void> {
+  using type = std::invoke_result_t<F>;
+};
 template <class T>
 using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 }  // namespace detail
@@ -74,7 +82,7 @@ class promise {
   // then(on_fulfilled): on_fulfilled(T) (or () for promise<void>) -> R | promise<R>.
   template <class F>
   auto then(F on_fulfilled) {
-    using R = std::conditional_t<std::is_void_v<T>, std::invoke_result_t<F>, std::invoke_result_t<F, T&>>;
+    using R = typename detail::then_result<F, T>::type;
     using result_value = typename adopt_traits<R>::value;
     promise<result_value> next(*state_->loop);
     add_reaction([st = state_, next, f = std::move(on_fulfilled)]() mutable {

@@ -184,6 +184,7 @@ std::uint64_t timer_queue::run_due(std::int64_t loop_ms) {
   } else {
     handle_ref_ = false;
   }
+  host_.run_next_ticks();  // RunTimers' InternalCallbackScope closes last: the final drain
   return fired_;
 }
 
