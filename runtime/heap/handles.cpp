@@ -26,9 +26,7 @@ std::size_t handle_storage::size() const noexcept {
 }
 
 handle_scope::handle_scope(heap& h) noexcept
-    : heap_(h), storage_(h.handles()), saved_(storage_.save()) {
-  ++storage_.depth_;
-}
+    : heap_(h), storage_(h.handles()), saved_(storage_.save()), depth_(++storage_.depth_) {}
 
 handle_scope::~handle_scope() {
   --storage_.depth_;

@@ -2,6 +2,7 @@
 // Precise roots: local handles owned by handle scopes (V8's HandleScope), and persistent
 // handles (V8's Global). A handle is a slot the collectors update when they move its object,
 // so handles stay valid across GC; raw pointers and `value`s do not.
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -97,8 +98,10 @@ class handle_scope {
   handle_scope(const handle_scope&) = delete;
   handle_scope& operator=(const handle_scope&) = delete;
 
+  // Only on the innermost scope (locals always go to the innermost one).
   template <class T = heap_object>
   local<T> make(value v) {
+    assert(storage_.depth() == depth_ && "handle_scope::make on a scope that is not the innermost");
     return local<T>(storage_.create(v));
   }
   heap& owner() const noexcept { return heap_; }
@@ -107,6 +110,7 @@ class handle_scope {
   heap& heap_;
   handle_storage& storage_;
   handle_storage::mark saved_;
+  std::size_t depth_;
 };
 
 // A scope that can pass one local out to its parent scope (V8's EscapableHandleScope).

@@ -109,7 +109,12 @@ heap_object* heap::allocate(object_kind kind, std::size_t size) {
     if (over_hard_limit()) return nullptr;
   }
   if (heap_object* object = new_space_.allocate(size)) return initialize(object, kind, size);
-  // Survivors fill new space: pretenure into old space.
+  // Survivors of one scavenge fill new space: a second one promotes them.
+  if (size <= new_space_.capacity() / 2) {
+    collect(gc_kind::minor, gc_reason::allocation_failure, "");
+    if (heap_object* object = new_space_.allocate(size)) return initialize(object, kind, size);
+  }
+  // Still no room (an object near the semi-space size): pretenure into old space.
   heap_object* object = allocate_old(size);
   return object == nullptr ? nullptr : initialize(object, kind, size);
 }

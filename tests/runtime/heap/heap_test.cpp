@@ -1,1 +1,139 @@
+#include "runtime/heap/heap.hpp"
+
 #include <catch2/catch.hpp>
+#include <map>
+
+#include "tests/runtime/heap/heap_test_util.hpp"
+
+namespace nodus::runtime::heap {
+
+TEST_CASE("heap: exhausting max_old_space_size returns out_of_memory, and the heap recovers", "[heap][limit]") {
+  heap_options o = testing::small_options();
+  o.max_old_space_bytes = 4 * mib;
+  o.initial_old_space_limit_bytes = 1 * mib;
+  testing::checked_heap c(o);
+  std::vector<persistent<>> retained;
+  boost::system::error_code failure;
+  for (int i = 0; i < 100000 && !failure; ++i) {
+    handle_scope scope(c.h);
+    auto b = c.h.new_byte_array(16 * 1024);
+    if (!b) {
+      failure = b.error();
+      break;
+    }
+    retained.emplace_back(c.h, b->get());
+  }
+  REQUIRE(failure == heap_errc::out_of_memory);
+  // Promotion inside the failing allocation's scavenge and major GC may overshoot by at most
+  // two semi-spaces.
+  CHECK(c.h.old_generation_used_bytes() <= o.max_old_space_bytes + 2 * o.max_semi_space_bytes);
+  CHECK(c.h.tracer().totals(gc_kind::major).count > 0);
+  // Large allocations fail the same way.
+  {
+    handle_scope scope(c.h);
+    CHECK(c.h.new_byte_array(1 * mib).error() == heap_errc::out_of_memory);
+  }
+  // Dropping the retained set makes room again.
+  retained.clear();
+  handle_scope scope(c.h);
+  CHECK(c.h.new_byte_array(1 * mib));
+  CHECK(c.h.new_byte_array(16 * 1024));
+  CHECK(c.findings.empty());
+}
+
+TEST_CASE("heap: objects keep string-keyed properties in insertion order", "[heap][object]") {
+  testing::checked_heap c;
+  handle_scope scope(c.h);
+  auto o = *c.h.new_object();
+  REQUIRE(c.h.set_property(o, "b", value::integer(1)));
+  REQUIRE(c.h.set_property(o, "a", value::integer(2)));
+  REQUIRE(c.h.set_property(o, "c", value::integer(3)));
+  REQUIRE(c.h.set_property(o, "b", value::integer(4)));  // update keeps the position
+  CHECK(c.h.property_count(o) == 3);
+  c.h.collect_garbage(gc_kind::minor);
+  std::vector<std::string> keys;
+  std::vector<int> values;
+  c.h.for_each_property(o, [&](std::string_view k, value v, value) {
+    keys.emplace_back(k);
+    values.push_back(v.as_integer());
+  });
+  CHECK(keys == std::vector<std::string>{"b", "a", "c"});
+  CHECK(values == std::vector<int>{4, 2, 3});
+  CHECK(c.h.delete_property(o, "a"));
+  CHECK_FALSE(c.h.delete_property(o, "a"));
+  CHECK_FALSE(c.h.get_property(o, "a"));
+  CHECK(c.h.get_property(o, "c")->as_integer() == 3);
+  CHECK(c.h.property_count(o) == 2);
+}
+
+TEST_CASE("heap: arrays grow, fill holes with undefined, keep contents across GCs", "[heap][array]") {
+  testing::checked_heap c;
+  handle_scope scope(c.h);
+  auto a = *c.h.new_array();
+  for (int i = 0; i < 1000; ++i) REQUIRE(c.h.array_push(a, value::integer(i)));
+  REQUIRE(c.h.array_set(a, 1500, value::number(2.5)));
+  CHECK(c.h.array_length(a) == 1501);
+  c.h.collect_garbage(gc_kind::major);
+  CHECK(c.h.array_get(a, 999).as_integer() == 999);
+  CHECK(c.h.array_get(a, 1200).is_undefined());
+  CHECK(c.h.array_get(a, 1500).as_double() == 2.5);
+  CHECK(c.h.array_get(a, 5000).is_undefined());
+  CHECK(c.h.array_set(a, 1u << 30, value::null()).error() == heap_errc::invalid_argument);
+}
+
+TEST_CASE("heap: closures capture contexts; contexts chain to parents", "[heap][closure]") {
+  testing::checked_heap c;
+  handle_scope scope(c.h);
+  auto outer = *c.h.new_context(value::null(), 1);
+  auto inner = *c.h.new_context(outer.get(), 2);
+  c.h.context_set(inner, 1, c.h.new_string("captured")->get());
+  auto f = *c.h.new_closure(7, inner.get());
+  *outer.slot() = value::undefined();
+  *inner.slot() = value::undefined();
+  c.h.collect_garbage(gc_kind::major);
+  CHECK(f->function_id == 7);
+  auto* ctx = f->context.as<context_object>();
+  CHECK(ctx->slots()[1].as<string_object>()->view() == "captured");
+  CHECK(ctx->parent.as<context_object>()->slot_count == 1);
+  CHECK(c.h.new_context(value::integer(1), 0).error() == heap_errc::invalid_argument);
+}
+
+TEST_CASE("heap: explicit GCs are reported to the observer with their kind", "[heap]") {
+  testing::checked_heap c;
+  std::vector<gc_kind> kinds;
+  c.h.set_gc_observer([&](const gc_event& e) { kinds.push_back(e.kind); });
+  c.h.collect_garbage(gc_kind::minor);
+  c.h.collect_garbage(gc_kind::major);
+  CHECK(kinds == std::vector<gc_kind>{gc_kind::minor, gc_kind::major});
+}
+
+TEST_CASE("heap: snapshot iteration reports objects, named edges and categorised roots", "[heap][snapshot]") {
+  testing::checked_heap c;
+  handle_scope scope(c.h);
+  auto o = *c.h.new_object();
+  auto s = *c.h.new_string("v");
+  REQUIRE(c.h.set_property(o, "name", s.get()));
+  auto r = *c.h.new_weak_ref(o.get());
+  persistent<> p(c.h, r.get());
+  std::vector<std::pair<edge_kind, std::string>> edges;
+  c.h.for_each_reference(o.raw(), [&](const heap_reference& e) { edges.emplace_back(e.kind, std::string(e.name)); });
+  REQUIRE(edges.size() == 2);
+  CHECK(edges[0] == std::pair<edge_kind, std::string>{edge_kind::property, "name"});
+  CHECK(edges[1] == std::pair<edge_kind, std::string>{edge_kind::internal, "properties"});
+  std::vector<heap_reference> weak;
+  c.h.for_each_reference(r.raw(), [&](const heap_reference& e) { weak.push_back(e); });
+  REQUIRE(weak.size() == 1);
+  CHECK(weak[0].kind == edge_kind::weak);
+  CHECK(weak[0].target == o.get());
+  std::map<root_category, int> roots;
+  c.h.for_each_root([&](root_category cat, value) { ++roots[cat]; });
+  CHECK(roots[root_category::handle_scope] == 3);
+  CHECK(roots[root_category::global_handles] == 1);
+  CHECK(roots[root_category::kept_objects] == 1);
+  std::size_t objects = 0;
+  c.h.for_each_object([&](heap_object* obj) { objects += !is_backing_store(obj->kind()); });
+  CHECK(objects == 4);  // object, value string, key string, weak ref
+  CHECK(c.h.find_object(s->id()) == s.raw());
+}
+
+}  // namespace nodus::runtime::heap

@@ -3,11 +3,20 @@
 #include <cstdlib>
 #include <deque>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "runtime/heap/heap.hpp"
+
+namespace nodus::runtime::heap {
+// Lets Catch print results holding locals.
+template <class T>
+std::ostream& operator<<(std::ostream& os, const local<T>& l) {
+  return os << "local(" << l.get().bits() << ")";
+}
+}  // namespace nodus::runtime::heap
 
 namespace nodus::runtime::heap::testing {
 
