@@ -26,7 +26,7 @@ template <class T>
 struct is_promise : std::false_type {};
 template <class T>
 struct is_promise<promise<T>> : std::true_type {
-  using value = T;
+  using inner_type = T;
 };
 template <class F, class T>
 struct then_result {
@@ -134,7 +134,7 @@ class promise {
         next.state_->loop->queue_microtask([inner, next]() mutable {
           inner.add_reaction([inner, next]() mutable {
             if (inner.state_->error) return next.reject(inner.state_->error);
-            if constexpr (std::is_void_v<typename detail::is_promise<R>::value>) next.resolve();
+            if constexpr (std::is_void_v<typename detail::is_promise<R>::inner_type>) next.resolve();
             else next.resolve(*inner.state_->value);
           });
         });

@@ -162,7 +162,7 @@ cost estimate(const std::vector<scenario_op>& ops) {
 boost::system::result<scenario, scenario_error> parse_scenario(std::string_view text, const scenario_limits& limits) {
   boost::system::error_code ec;
   json::parse_options opts;
-  opts.max_depth = 4 * limits.max_depth + 8;  // bounds the JSON parser's own recursion
+  opts.max_depth = 2 * limits.max_depth + 64;  // bounds the JSON parser's own recursion
   const json::value doc = json::parse(text, ec, {}, opts);
   if (ec) return fail(scenario_errc::invalid_json, ec.message());
   const json::object* root = doc.if_object();

@@ -5,9 +5,12 @@
 //    produce exactly the expected order.
 // 2. A seeded generator makes N random scenarios (nesting, every op kind, several timers
 //    with equal and different ms). Node runs each R times after one warm-up pass; scenarios
-//    whose order differs between Node runs are timing-dependent and discarded. nodus's
-//    order must equal Node's for every kept scenario.
-// Exit 0 only if everything matched and at least half the random scenarios were kept.
+//    whose order differs between Node runs are timing-dependent and discarded. nodus runs
+//    each kept scenario R_NODUS (3) times; one whose nodus order varies is timing-dependent
+//    on nodus's side (reported, not compared). nodus's order must equal Node's for every
+//    scenario stable on both sides.
+// Exit 0 only if everything matched, at least half the random scenarios were kept and at
+// most 10% of the kept ones were unstable in nodus.
 
 const { execFileSync } = require('child_process');
 const fs = require('fs');
@@ -77,11 +80,12 @@ function runNode(scenarios, repeat) {
   return out.trim().split('\n').map((l) => JSON.parse(l).runs);
 }
 
-function runNodus(scenarios) {
+function runNodus(scenarios, repeat) {
   const file = path.join(tmp, 'nodus.jsonl');
   fs.writeFileSync(file, scenarios.map((s) => JSON.stringify(s)).join('\n') + '\n');
-  const out = execFileSync(opt.cli, ['--jsonl', file], { maxBuffer: 1 << 28, encoding: 'utf8' });
-  return out.trim().split('\n').map((l) => JSON.parse(l));
+  const out = execFileSync(opt.cli, ['--jsonl', '--repeat', String(repeat), file],
+    { maxBuffer: 1 << 28, encoding: 'utf8' });
+  return out.trim().split('\n').map((l) => JSON.parse(l).runs);
 }
 
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
@@ -99,12 +103,14 @@ const dir = path.join(__dirname, 'scenarios');
 const named = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
   .map((f) => ({ name: f, doc: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) }));
 const namedNode = runNode(named.map((n) => ({ ops: n.doc.ops })), opt.runs + 1);
-const namedNodus = runNodus(named.map((n) => ({ ops: n.doc.ops })));
+const namedNodus = runNodus(named.map((n) => ({ ops: n.doc.ops })), 3);
 named.forEach((n, i) => {
   namedNode[i].slice(1).forEach((order, r) => {
     if (!same(order, n.doc.expect)) report(`${n.name}: Node run ${r + 1} differs from "expect"`, n.doc.ops, n.doc.expect, order);
   });
-  if (!same(namedNodus[i].order, n.doc.expect)) report(`${n.name}: nodus differs from "expect"`, n.doc.ops, n.doc.expect, namedNodus[i]);
+  namedNodus[i].forEach((order, r) => {
+    if (!same(order, n.doc.expect)) report(`${n.name}: nodus run ${r + 1} differs from "expect"`, n.doc.ops, n.doc.expect, order);
+  });
 });
 console.log(`named cases: ${named.length} (${named.map((n) => n.name.replace(/\.json$/, '')).join(', ')})`);
 
@@ -119,15 +125,27 @@ scenarios.forEach((s, i) => {
   if (runs.every((r) => same(r, runs[0]))) kept.push({ index: i, scenario: s, order: runs[0] });
 });
 const t1 = Date.now();
-const nodus = runNodus(kept.map((k) => k.scenario));
+const nodus = runNodus(kept.map((k) => k.scenario), 3);
 const t2 = Date.now();
-let matched = 0;
+let matched = 0, nodusUnstable = 0;
 kept.forEach((k, i) => {
-  if (same(nodus[i].order, k.order)) matched++;
-  else report(`random scenario #${k.index} (seed ${opt.seed})`, k.scenario, k.order, nodus[i]);
+  const runs = nodus[i];
+  if (!runs.every((r) => same(r, runs[0]))) {
+    nodusUnstable++;
+    console.log(`note: random scenario #${k.index} varies across nodus runs (timing-dependent): ${JSON.stringify(runs)}`);
+    return;
+  }
+  if (same(runs[0], k.order)) matched++;
+  else report(`random scenario #${k.index} (seed ${opt.seed})`, k.scenario, k.order, runs[0]);
 });
+const compared = kept.length - nodusUnstable;
 console.log(`random: generated ${scenarios.length}, kept ${kept.length} (stable over ${opt.runs} Node runs), ` +
-  `matched ${matched}/${kept.length}; node ${((t1 - t0) / 1000).toFixed(1)} s, nodus ${((t2 - t1) / 1000).toFixed(1)} s`);
+  `${nodusUnstable} unstable in nodus, matched ${matched}/${compared}; ` +
+  `node ${((t1 - t0) / 1000).toFixed(1)} s, nodus ${((t2 - t1) / 1000).toFixed(1)} s`);
+if (nodusUnstable * 10 > kept.length) {
+  console.log(`FAIL ${nodusUnstable} of ${kept.length} scenarios vary across nodus runs`);
+  failures++;
+}
 if (opt.keepDir) {
   fs.mkdirSync(opt.keepDir, { recursive: true });
   fs.writeFileSync(path.join(opt.keepDir, 'kept.jsonl'), kept.map((k) => JSON.stringify(k)).join('\n') + '\n');
