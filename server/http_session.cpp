@@ -119,7 +119,23 @@ void http_session::stop_reading_requests() { accepting_requests_ = false; }
 // ---------------------------------------------------------------------------------------
 // Reading
 
+// Buffered pipelined requests complete synchronously and call do_read() again from inside
+// do_read(); the nested call only flags another pass, so the stack stays flat however many
+// requests one read delivered.
 void http_session::do_read() {
+  if (in_do_read_) {
+    read_again_ = true;
+    return;
+  }
+  in_do_read_ = true;
+  do {
+    read_again_ = false;
+    do_read_once();
+  } while (read_again_);
+  in_do_read_ = false;
+}
+
+void http_session::do_read_once() {
   if (closed_ || lingering_ || reading_) return;
   if (phase_ == phase::continue_wait) return;  // the body waits for our 100 Continue
   if (phase_ == phase::idle) {

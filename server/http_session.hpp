@@ -70,6 +70,7 @@ class http_session final
 
   // reading
   void do_read();
+  void do_read_once();
   void on_read(boost::system::error_code ec, std::size_t bytes);
   void begin_request();
   void parse();
@@ -124,6 +125,8 @@ class http_session final
   bool accepting_requests_ = true; // false: finish what is in flight, then close
   bool lingering_ = false;         // final response sent; discarding input until EOF
   bool closed_ = false;
+  bool in_do_read_ = false;        // do_read() is on the stack
+  bool read_again_ = false;        // a nested do_read() asked for another pass
 
   std::vector<std::unique_ptr<exchange>> ring_;
   std::size_t head_ = 0;
