@@ -16,12 +16,12 @@ struct fragmented {
   std::vector<const heap_object*> addresses;
 
   explicit fragmented(double ratio) : c(options(ratio)) {
-    survivors = *c.h.new_array();
+    survivors = c.h.new_array().value();
     {
       handle_scope inner(c.h);
-      auto all = *c.h.new_array();
+      auto all = c.h.new_array().value();
       for (int i = 0; i < 12000; ++i) {
-        auto s = *c.h.new_string("payload " + std::to_string(i) + std::string(64, 'x'));
+        auto s = c.h.new_string("payload " + std::to_string(i) + std::string(64, 'x')).value();
         REQUIRE(c.h.array_push(all, s.get()));
       }
       c.h.collect_garbage(gc_kind::major);  // everything old now
@@ -73,7 +73,7 @@ TEST_CASE("compactor: with compaction disabled sparse pages stay and objects do 
   const std::size_t committed = f.c.h.statistics().total_heap_size;
   {
     handle_scope inner(f.c.h);
-    auto a = *f.c.h.new_array();
+    auto a = f.c.h.new_array().value();
     for (int i = 0; i < 3000; ++i) REQUIRE(f.c.h.array_push(a, f.c.h.new_string(std::string(64, 'y'))->get()));
     f.c.h.collect_garbage(gc_kind::minor);
     f.c.h.collect_garbage(gc_kind::minor);

@@ -9,12 +9,12 @@ namespace nodus::runtime::heap {
 TEST_CASE("handles: a scope releases its locals; the objects become garbage", "[heap][handles]") {
   testing::checked_heap c;
   handle_scope outer(c.h);
-  auto kept = *c.h.new_string("kept");
+  auto kept = c.h.new_string("kept").value();
   const std::uint64_t kept_id = kept->id();
   std::uint64_t dropped_id = 0;
   {
     handle_scope inner(c.h);
-    auto dropped = *c.h.new_string("dropped");
+    auto dropped = c.h.new_string("dropped").value();
     dropped_id = dropped->id();
     CHECK(c.h.handles().size() == 2);
   }
@@ -28,7 +28,7 @@ TEST_CASE("handles: a scope releases its locals; the objects become garbage", "[
 TEST_CASE("handles: locals follow their object across moving GCs", "[heap][handles]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto s = *c.h.new_string("moving");
+  auto s = c.h.new_string("moving").value();
   const std::uint64_t id = s->id();
   const heap_object* before = s.raw();
   c.h.collect_garbage(gc_kind::minor);
@@ -45,7 +45,7 @@ TEST_CASE("handles: many locals span several blocks and all stay roots", "[heap]
   testing::checked_heap c;
   handle_scope scope(c.h);
   std::vector<local<string_object>> locals;
-  for (int i = 0; i < 3000; ++i) locals.push_back(*c.h.new_string(std::to_string(i)));
+  for (int i = 0; i < 3000; ++i) locals.push_back(c.h.new_string(std::to_string(i)).value());
   c.h.collect_garbage(gc_kind::major);
   for (int i = 0; i < 3000; ++i) CHECK(locals[static_cast<std::size_t>(i)]->view() == std::to_string(i));
   CHECK(c.findings.empty());
@@ -57,7 +57,7 @@ TEST_CASE("handles: escapable scope passes one local to the parent", "[heap][han
   local<string_object> escaped;
   {
     escapable_handle_scope inner(c.h);
-    auto s = *c.h.new_string("out");
+    auto s = c.h.new_string("out").value();
     REQUIRE(c.h.new_string("garbage"));
     escaped = inner.escape(s);
   }
@@ -72,7 +72,7 @@ TEST_CASE("handles: persistents are roots until reset", "[heap][handles]") {
   std::uint64_t id = 0;
   {
     handle_scope scope(c.h);
-    auto s = *c.h.new_string("global");
+    auto s = c.h.new_string("global").value();
     id = s->id();
     p = persistent<string_object>(c.h, s.get());
   }

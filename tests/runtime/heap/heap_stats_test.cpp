@@ -24,7 +24,7 @@ TEST_CASE("heap_stats: figures are consistent with the spaces and the limit", "[
   o.max_old_space_bytes = 32 * mib;
   testing::checked_heap c(o);
   handle_scope scope(c.h);
-  auto a = *c.h.new_array();
+  auto a = c.h.new_array().value();
   for (int i = 0; i < 2000; ++i) REQUIRE(c.h.array_push(a, c.h.new_string(std::string(100, 'z'))->get()));
   REQUIRE(c.h.new_byte_array(300 * 1024));
   persistent<> p(c.h, a.get());
@@ -55,7 +55,7 @@ TEST_CASE("heap_stats: figures are consistent with the spaces and the limit", "[
 TEST_CASE("heap_stats: per-kind counts and bytes after a major GC count live objects only", "[heap][stats]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto a = *c.h.new_array();
+  auto a = c.h.new_array().value();
   for (int i = 0; i < 10; ++i) REQUIRE(c.h.array_push(a, c.h.new_string("s")->get()));
   {
     handle_scope inner(c.h);

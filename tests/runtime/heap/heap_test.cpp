@@ -44,7 +44,7 @@ TEST_CASE("heap: exhausting max_old_space_size returns out_of_memory, and the he
 TEST_CASE("heap: objects keep string-keyed properties in insertion order", "[heap][object]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto o = *c.h.new_object();
+  auto o = c.h.new_object().value();
   REQUIRE(c.h.set_property(o, "b", value::integer(1)));
   REQUIRE(c.h.set_property(o, "a", value::integer(2)));
   REQUIRE(c.h.set_property(o, "c", value::integer(3)));
@@ -69,7 +69,7 @@ TEST_CASE("heap: objects keep string-keyed properties in insertion order", "[hea
 TEST_CASE("heap: arrays grow, fill holes with undefined, keep contents across GCs", "[heap][array]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto a = *c.h.new_array();
+  auto a = c.h.new_array().value();
   for (int i = 0; i < 1000; ++i) REQUIRE(c.h.array_push(a, value::integer(i)));
   REQUIRE(c.h.array_set(a, 1500, value::number(2.5)));
   CHECK(c.h.array_length(a) == 1501);
@@ -84,10 +84,10 @@ TEST_CASE("heap: arrays grow, fill holes with undefined, keep contents across GC
 TEST_CASE("heap: closures capture contexts; contexts chain to parents", "[heap][closure]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto outer = *c.h.new_context(value::null(), 1);
-  auto inner = *c.h.new_context(outer.get(), 2);
+  auto outer = c.h.new_context(value::null(), 1).value();
+  auto inner = c.h.new_context(outer.get(), 2).value();
   c.h.context_set(inner, 1, c.h.new_string("captured")->get());
-  auto f = *c.h.new_closure(7, inner.get());
+  auto f = c.h.new_closure(7, inner.get()).value();
   *outer.slot() = value::undefined();
   *inner.slot() = value::undefined();
   c.h.collect_garbage(gc_kind::major);
@@ -110,10 +110,10 @@ TEST_CASE("heap: explicit GCs are reported to the observer with their kind", "[h
 TEST_CASE("heap: snapshot iteration reports objects, named edges and categorised roots", "[heap][snapshot]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto o = *c.h.new_object();
-  auto s = *c.h.new_string("v");
+  auto o = c.h.new_object().value();
+  auto s = c.h.new_string("v").value();
   REQUIRE(c.h.set_property(o, "name", s.get()));
-  auto r = *c.h.new_weak_ref(o.get());
+  auto r = c.h.new_weak_ref(o.get()).value();
   persistent<> p(c.h, r.get());
   std::vector<std::pair<edge_kind, std::string>> edges;
   c.h.for_each_reference(o.raw(), [&](const heap_reference& e) { edges.emplace_back(e.kind, std::string(e.name)); });

@@ -9,13 +9,13 @@ namespace nodus::runtime::heap {
 TEST_CASE("large_object_space: large objects never move and are freed when unreachable", "[heap][large_object]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto big = *c.h.new_byte_array(300 * 1024);
+  auto big = c.h.new_byte_array(300 * 1024).value();
   big->bytes()[12345] = std::byte{42};
   const heap_object* address = big.raw();
   std::uint64_t dead_id = 0;
   {
     handle_scope inner(c.h);
-    dead_id = (*c.h.new_byte_array(200 * 1024))->id();
+    dead_id = (c.h.new_byte_array(200 * 1024).value())->id();
   }
   const auto lo_used = [&] { return c.h.space_statistics()[2].space_used_size; };
   CHECK(lo_used() >= 500 * 1024);
@@ -32,7 +32,7 @@ TEST_CASE("large_object_space: large objects never move and are freed when unrea
 TEST_CASE("large_object_space: a large array's young elements are remembered", "[heap][large_object]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto a = *c.h.new_array(40000);  // 320 KiB of elements: a large backing store
+  auto a = c.h.new_array(40000).value();  // 320 KiB of elements: a large backing store
   REQUIRE(c.h.in_large_object_space(a->elements));
   {
     handle_scope inner(c.h);

@@ -27,7 +27,7 @@ TEST_CASE("slot_set: records each slot once and drops filtered ones", "[heap][re
 namespace {
 // An old array (promoted by two scavenges).
 local<array_object> old_array(heap& h) {
-  auto a = *h.new_array(4);
+  auto a = h.new_array(4).value();
   h.collect_garbage(gc_kind::minor);
   h.collect_garbage(gc_kind::minor);
   REQUIRE_FALSE(h.is_young(a.get()));
@@ -43,7 +43,7 @@ TEST_CASE("write barrier: an old→new store is remembered and keeps the young o
   std::uint64_t young_id = 0;
   {
     handle_scope inner(c.h);
-    auto s = *c.h.new_string("only reachable from old");
+    auto s = c.h.new_string("only reachable from old").value();
     young_id = s->id();
     REQUIRE(c.h.array_push(a, s.get()));
   }
@@ -66,7 +66,7 @@ TEST_CASE("write barrier: overwriting the slot lets the young object die", "[hea
   std::uint64_t young_id = 0;
   {
     handle_scope inner(c.h);
-    auto s = *c.h.new_string("soon unreachable");
+    auto s = c.h.new_string("soon unreachable").value();
     young_id = s->id();
     REQUIRE(c.h.array_push(a, s.get()));
   }
@@ -79,8 +79,8 @@ TEST_CASE("write barrier: overwriting the slot lets the young object die", "[hea
 TEST_CASE("write barrier: young→young and old→old stores are not remembered", "[heap][remembered_set]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto young = *c.h.new_array(2);
-  auto s = *c.h.new_string("x");
+  auto young = c.h.new_array(2).value();
+  auto s = c.h.new_string("x").value();
   REQUIRE(c.h.array_push(young, s.get()));
   CHECK(c.h.remembered_slot_count() == 0);
   auto old = old_array(c.h);

@@ -9,7 +9,7 @@ namespace nodus::runtime::heap {
 TEST_CASE("scavenger: copies survivors, promotes on the second survival, drops garbage", "[heap][scavenger]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto live = *c.h.new_string("live");
+  auto live = c.h.new_string("live").value();
   {
     handle_scope garbage(c.h);
     for (int i = 0; i < 100; ++i) REQUIRE(c.h.new_string("garbage object"));
@@ -37,9 +37,9 @@ TEST_CASE("scavenger: copies survivors, promotes on the second survival, drops g
 TEST_CASE("scavenger: updates every reference to a copied object, cycles included", "[heap][scavenger]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto a = *c.h.new_array();
-  auto b = *c.h.new_array();
-  auto s = *c.h.new_string("shared");
+  auto a = c.h.new_array().value();
+  auto b = c.h.new_array().value();
+  auto s = c.h.new_string("shared").value();
   REQUIRE(c.h.array_push(a, b.get()));
   REQUIRE(c.h.array_push(b, a.get()));
   REQUIRE(c.h.array_push(a, s.get()));
@@ -58,7 +58,7 @@ TEST_CASE("scavenger: updates every reference to a copied object, cycles include
 TEST_CASE("scavenger: a backing store is promoted with its owner", "[heap][scavenger]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto a = *c.h.new_array();
+  auto a = c.h.new_array().value();
   c.h.collect_garbage(gc_kind::minor);
   REQUIRE(c.h.array_push(a, value::integer(1)));  // store allocated after the array survived once
   c.h.collect_garbage(gc_kind::minor);               // array promoted: its store follows
@@ -73,12 +73,12 @@ TEST_CASE("scavenger: deep young structures are copied without recursion", "[hea
   o.max_semi_space_bytes = 4 * mib;
   testing::checked_heap c(o);
   handle_scope scope(c.h);
-  auto head = *c.h.new_array();
+  auto head = c.h.new_array().value();
   {
     handle_scope inner(c.h);
     local<array_object> tail = head;
     for (int i = 0; i < 20000; ++i) {
-      auto next = *c.h.new_array();
+      auto next = c.h.new_array().value();
       REQUIRE(c.h.array_push(tail, next.get()));
       tail = next;
     }

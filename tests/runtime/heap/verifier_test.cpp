@@ -9,7 +9,7 @@ namespace nodus::runtime::heap {
 TEST_CASE("verifier: a consistent heap has no findings", "[heap][verifier]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto a = *c.h.new_array();
+  auto a = c.h.new_array().value();
   REQUIRE(c.h.array_push(a, c.h.new_string("x")->get()));
   c.h.collect_garbage(gc_kind::major);
   CHECK(c.h.verify().empty());
@@ -18,8 +18,8 @@ TEST_CASE("verifier: a consistent heap has no findings", "[heap][verifier]") {
 TEST_CASE("verifier: finds a reference into from-space", "[heap][verifier]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto a = *c.h.new_array(1);
-  auto s = *c.h.new_string("moved");
+  auto a = c.h.new_array(1).value();
+  auto s = c.h.new_string("moved").value();
   const value stale = s.get();  // raw value: invalid after the next GC
   c.h.collect_garbage(gc_kind::minor);
   a->elements.as<fixed_array_object>()->slots()[0] = stale;  // bypasses handles: dangling
@@ -33,11 +33,11 @@ TEST_CASE("verifier: finds a reference into from-space", "[heap][verifier]") {
 TEST_CASE("verifier: finds an old→new store that bypassed the write barrier", "[heap][verifier]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto a = *c.h.new_array(1);
+  auto a = c.h.new_array(1).value();
   c.h.collect_garbage(gc_kind::minor);
   c.h.collect_garbage(gc_kind::minor);
   REQUIRE_FALSE(c.h.is_young(a->elements));
-  auto s = *c.h.new_string("young");
+  auto s = c.h.new_string("young").value();
   a->elements.as<fixed_array_object>()->slots()[0] = s.get();  // no barrier
   const auto findings = c.h.verify();
   REQUIRE(findings.size() == 1);
@@ -49,10 +49,10 @@ TEST_CASE("verifier: finds an old→new store that bypassed the write barrier", 
 TEST_CASE("verifier: with verify_heap, findings after a GC reach the failure handler", "[heap][verifier]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto a = *c.h.new_array(1);
+  auto a = c.h.new_array(1).value();
   c.h.collect_garbage(gc_kind::minor);
   c.h.collect_garbage(gc_kind::minor);
-  auto s = *c.h.new_string("young");
+  auto s = c.h.new_string("young").value();
   auto* slot = &a->elements.as<fixed_array_object>()->slots()[0];
   *slot = s.get();  // no barrier: the scavenger will not update this slot
   c.h.collect_garbage(gc_kind::minor);

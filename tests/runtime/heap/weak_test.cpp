@@ -12,9 +12,9 @@ TEST_CASE("WeakRef: the target is kept until the end of the callback, then clear
   std::uint64_t target_id = 0;
   {
     escapable_handle_scope inner(c.h);
-    auto target = *c.h.new_object();
+    auto target = c.h.new_object().value();
     target_id = target->id();
-    ref = inner.escape(*c.h.new_weak_ref(target.get()));
+    ref = inner.escape(c.h.new_weak_ref(target.get()).value());
   }
   c.h.collect_garbage(gc_kind::major);  // still inside the "callback": kept
   REQUIRE(c.h.weak_ref_deref(ref).is_reference());
@@ -32,8 +32,8 @@ TEST_CASE("WeakRef: the target is kept until the end of the callback, then clear
 TEST_CASE("WeakRef: a strongly reachable target is never cleared", "[heap][weak]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto target = *c.h.new_string("strong");
-  auto ref = *c.h.new_weak_ref(target.get());
+  auto target = c.h.new_string("strong").value();
+  auto ref = c.h.new_weak_ref(target.get()).value();
   c.h.clear_kept_objects();
   c.h.collect_garbage(gc_kind::major);
   c.h.collect_garbage(gc_kind::major);
@@ -47,15 +47,15 @@ TEST_CASE("FinalizationRegistry: callbacks run later as tasks, once per collecte
   std::vector<std::string> held_seen;
   bool in_gc = false;
   c.h.set_gc_observer([&](const gc_event&) { in_gc = false; });
-  auto registry = *c.h.new_finalization_registry([&](heap&, local<> held) {
+  auto registry = c.h.new_finalization_registry([&](heap&, local<> held) {
     CHECK_FALSE(in_gc);
     held_seen.emplace_back(held->kind() == object_kind::string ? std::string(held.cast<string_object>()->view()) : "?");
-  });
-  auto survivor = *c.h.new_object();
+  }).value();
+  auto survivor = c.h.new_object().value();
   {
     handle_scope inner(c.h);
     for (int i = 0; i < 3; ++i) {
-      auto target = *c.h.new_object();
+      auto target = c.h.new_object().value();
       REQUIRE(c.h.finalization_register(registry, target.get(), c.h.new_string("held " + std::to_string(i))->get()));
     }
     REQUIRE(c.h.finalization_register(registry, survivor.get(), c.h.new_string("never")->get()));
@@ -77,11 +77,11 @@ TEST_CASE("FinalizationRegistry: unregister with the token cancels the callback"
   testing::checked_heap c;
   handle_scope scope(c.h);
   int calls = 0;
-  auto registry = *c.h.new_finalization_registry([&](heap&, local<>) { ++calls; });
-  auto token = *c.h.new_object();
+  auto registry = c.h.new_finalization_registry([&](heap&, local<>) { ++calls; }).value();
+  auto token = c.h.new_object().value();
   {
     handle_scope inner(c.h);
-    auto target = *c.h.new_object();
+    auto target = c.h.new_object().value();
     REQUIRE(c.h.finalization_register(registry, target.get(), value::integer(1), token.get()));
   }
   CHECK(c.h.finalization_unregister(registry, token.get()));
@@ -97,14 +97,14 @@ TEST_CASE("FinalizationRegistry: a collected registry never calls back", "[heap]
   int calls = 0;
   {
     handle_scope inner(c.h);
-    auto registry = *c.h.new_finalization_registry([&](heap&, local<>) { ++calls; });
-    auto target = *c.h.new_object();
+    auto registry = c.h.new_finalization_registry([&](heap&, local<>) { ++calls; }).value();
+    auto target = c.h.new_object().value();
     REQUIRE(c.h.finalization_register(registry, target.get(), value::integer(1)));
   }
   c.h.collect_garbage(gc_kind::major);
   c.tasks.run_all();
   CHECK(calls == 0);
-  CHECK(c.h.finalization_register(*c.h.new_finalization_registry({}), value::integer(1), value::null()).error() ==
+  CHECK(c.h.finalization_register(c.h.new_finalization_registry({}).value(), value::integer(1), value::null()).error() ==
         heap_errc::invalid_argument);
 }
 
@@ -113,7 +113,7 @@ TEST_CASE("FinalizationRegistry: the cleanup task is harmless after the heap is 
   {
     heap h(testing::small_options(), tasks.scheduler());
     handle_scope scope(h);
-    auto registry = *h.new_finalization_registry([](heap&, local<>) { FAIL("called after destruction"); });
+    auto registry = h.new_finalization_registry([](heap&, local<>) { FAIL("called after destruction"); }).value();
     {
       handle_scope inner(h);
       REQUIRE(h.finalization_register(registry, h.new_object()->get(), value::integer(1)));
