@@ -19,15 +19,20 @@ Usage: loadtest/run.sh [options] [scenario...]      (default: every scenario)
   --warmup D      unmeasured wrk run per server and case first (default 2s)
   --servers LIST  only these servers, e.g. nodus,nginx (default: the scenario's list)
   --no-build      use the existing build/release/app/nodus
+  --nodus PATH    use this nodus binary instead of building (implies --no-build)
   --no-pin        do not pin servers and wrk to CPUs
-  --quiet-wait S  before each run, wait up to S seconds for compilers to finish (default 120)
+  --quiet-wait S  before each run, wait up to S seconds for a quiet machine: no compiler
+                  running, under 15% of a core busy (default 300)
+  --retries N     repeat a run during which other processes used > 25% of a core, up to
+                  N times (default 2)
   --report-only   only rebuild RESULTS.md from loadtest/sections and loadtest/results
 Scenarios: $(list_scenarios | paste -sd' ')
 EOF
 }
 
 # Defaults; parse_args overrides them.
-DURATION=10s WARMUP=2s RUNS=3 ONLY_SERVERS="" BUILD=1 PIN_CPUS=1 QUIET_WAIT=120
+DURATION=10s WARMUP=2s RUNS=3 ONLY_SERVERS="" BUILD=1 PIN_CPUS=1 QUIET_WAIT=300 RETRIES=2
+QUIET_PCT=15 OTHER_MAX=25
 REPORT_ONLY=0 SCENARIOS=()
 NODUS_BIN=build/release/app/nodus
 
@@ -40,8 +45,10 @@ parse_args() {
       --warmup) WARMUP=$2; shift ;;
       --servers) ONLY_SERVERS=$2; shift ;;
       --no-build) BUILD=0 ;;
+      --nodus) NODUS_BIN=$2 BUILD=0; shift ;;
       --no-pin) PIN_CPUS=0 ;;
       --quiet-wait) QUIET_WAIT=$2; shift ;;
+      --retries) RETRIES=$2; shift ;;
       --report-only) REPORT_ONLY=1 ;;
       -h | --help) usage; exit 0 ;;
       -*) usage >&2; die "unknown option '$1'" ;;

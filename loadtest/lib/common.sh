@@ -75,23 +75,38 @@ pid_tree_cpu_ticks() {
   echo "$total"
 }
 
-# cpu_busy_ticks CPU — non-idle ticks of one CPU from /proc/stat.
+# cpu_busy_ticks CPU|all — non-idle ticks of one CPU (or all) from /proc/stat.
 cpu_busy_ticks() {
-  awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+  local c="cpu$1"
+  [[ $1 == all ]] && c=cpu
+  awk -v c="$c" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+# busy_pct_over SECONDS — how busy the whole machine is, in % of one core.
+busy_pct_over() {
+  local a b
+  a=$(cpu_busy_ticks all)
+  sleep "$1"
+  b=$(cpu_busy_ticks all)
+  echo $(((b - a) * 100 / ($1 * $(getconf CLK_TCK))))
 }
 
 # compilers_running — number of C/C++ compiler processes (other people's builds).
 compilers_running() { pgrep -c -x 'cc1plus|cc1' || true; }
 
-# wait_for_quiet SECONDS — wait (bounded) until no compiler runs; 0 if quiet, 1 if not.
+# wait_for_quiet SECONDS — wait (bounded) until no compiler runs and, with our servers idle,
+# the machine is under QUIET_PCT % of one core busy. 0 if quiet, 1 if it never got quiet.
 wait_for_quiet() {
-  local secs=$1 i
-  for ((i = 0; i < secs; i += 5)); do
-    [[ $(compilers_running) == 0 ]] && return 0
-    ((i == 0)) && log "a compiler is running; waiting up to ${secs}s for it to finish"
-    sleep 5
+  local secs=$1 start=$SECONDS busy
+  while :; do
+    if [[ $(compilers_running) == 0 ]]; then
+      busy=$(busy_pct_over 2)
+      ((busy < QUIET_PCT)) && return 0
+    fi
+    ((SECONDS - start >= secs)) && return 1
+    ((SECONDS - start < 5)) && log "machine busy (compilers or ${busy:-?}% CPU); waiting up to ${secs}s"
+    sleep 3
   done
-  [[ $(compilers_running) == 0 ]]
 }
 
 # median — of the numbers on stdin, one per line.

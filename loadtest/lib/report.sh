@@ -2,8 +2,8 @@
 # that scenario runs) and loadtest/RESULTS.md, assembled from the sections plus every
 # loadtest/results/*.md that other benchmark scripts write.
 
-# stat SCENARIO CASE SERVER COLUMN [median|sum|list|max] — over the runs in samples.tsv.
-stat() {
+# sample_stat SCENARIO CASE SERVER COLUMN [median|sum|list|max] — over the runs in samples.tsv.
+sample_stat() {
   local col how=${5:-median}
   col=$(tr ' ' '\n' <<<"$SAMPLE_COLUMNS" | grep -nx "$4" | cut -d: -f1)
   local values
@@ -35,9 +35,11 @@ machine_info() {
 }
 
 method_info() {
+  local order
+  order=$(printf '%s, ' "$@")
   echo "- Method: per case, each server is warmed up for $WARMUP (not counted), then $RUNS" \
-    "rounds of $DURATION runs that take the servers in turn ($(paste -sd, <<<"$(printf '%s\n' "$@")"))," \
-    "so drift in the machine's noise spreads over all of them. Figures are medians over the rounds."
+    "rounds of $DURATION runs take the servers in turn (${order%, }), so drift in the" \
+    "machine's noise spreads over all of them. Each figure is its column's median over the rounds."
   if [[ $PIN_CPUS == 1 ]]; then
     echo "- Pinning: every server on CPU $SERVER_CPU (\`${SERVER_PIN[*]}\`; nodus --loops 1," \
       "one nginx worker, one Node process), wrk on CPU $WRK_CPU (\`${WRK_PIN[*]}\`, one thread)."
@@ -50,32 +52,34 @@ method_info() {
 case_table() {
   local scenario=$1 id=$2 s
   shift 2
-  echo "| server | req/s | p50 | p99 | req/s nodus÷server | p99 nodus÷server | server CPU | wrk core busy | limit | req/s per run | errors |"
-  echo "|---|--:|--:|--:|--:|--:|--:|--:|---|---|--:|"
+  echo "| server | req/s | p50 | p99 | req/s nodus÷server | p99 nodus÷server | server CPU | wrk CPU | other CPU | limit | req/s per run | errors |"
+  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|--:|"
   for s in "$@"; do case_row "$scenario" "$id" "$s"; done
 }
 
 case_row() {
   local scenario=$1 id=$2 s=$3 rps p50 p99 valid runs n_rps="" n_p99="" cpu wrk
-  rps=$(stat "$scenario" "$id" "$s" rps)
-  p50=$(stat "$scenario" "$id" "$s" p50_us) p99=$(stat "$scenario" "$id" "$s" p99_us)
-  valid=$(stat "$scenario" "$id" "$s" latency_valid)
+  rps=$(sample_stat "$scenario" "$id" "$s" rps)
+  p50=$(sample_stat "$scenario" "$id" "$s" p50_us) p99=$(sample_stat "$scenario" "$id" "$s" p99_us)
+  valid=$(sample_stat "$scenario" "$id" "$s" latency_valid)
   if [[ -n ${SERVER_URL[nodus]:-} ]]; then
-    n_rps=$(ratio "$(stat "$scenario" "$id" nodus rps)" "$rps")
-    n_p99=$(ratio "$(stat "$scenario" "$id" nodus p99_us)" "$p99")
+    n_rps=$(ratio "$(sample_stat "$scenario" "$id" nodus rps)" "$rps")
+    n_p99=$(ratio "$(sample_stat "$scenario" "$id" nodus p99_us)" "$p99")
   fi
   if [[ $valid != 1 ]]; then p50="n/a¹" p99="n/a¹" n_p99="n/a" LATENCY_FOOTNOTE=1; else
     p50=$(fmt_us "$p50") p99=$(fmt_us "$p99"); fi
-  runs=$(for r in $(stat "$scenario" "$id" "$s" rps list); do fmt_rps "$r"; echo; done | paste -sd' ')
-  cpu=$(stat "$scenario" "$id" "$s" server_cpu_pct) wrk=$(stat "$scenario" "$id" "$s" wrk_core_pct)
+  runs=$(for r in $(sample_stat "$scenario" "$id" "$s" rps list); do fmt_rps "$r"; echo; done | paste -sd' ')
+  cpu=$(sample_stat "$scenario" "$id" "$s" server_cpu_pct) wrk=$(sample_stat "$scenario" "$id" "$s" wrk_cpu_pct)
   echo "| $s | $(fmt_rps "$rps") | $p50 | $p99 | ${n_rps:-–} | ${n_p99:-–} | $cpu% | $wrk% |" \
-    "$(limit_of "$cpu" "$wrk") | $runs | $(stat "$scenario" "$id" "$s" errors sum) |"
+    "$(sample_stat "$scenario" "$id" "$s" other_cpu_pct)% |" \
+    "$(limit_of "$cpu" "$wrk") | $runs | $(sample_stat "$scenario" "$id" "$s" errors sum) |"
 }
 
-# limit_of SERVER_CPU WRK_CORE — which side ran out of CPU first (the bottleneck).
+# limit_of SERVER_CPU WRK_CPU — which side ran out of CPU (the bottleneck).
 limit_of() {
   awk -v c="$1" -v w="$2" 'BEGIN {
-    if (c >= 90) print "server"; else if (w >= 95) print "wrk"; else print "neither (noise?)" }'
+    if (c >= 90 && w >= 90) print "both"; else if (c >= 90) print "server";
+    else if (w >= 90) print "wrk"; else print "neither" }'
 }
 
 goals_table() {
@@ -87,11 +91,11 @@ goals_table() {
     read -r id peer metric want <<<"$g"
     [[ -n ${SERVER_URL[$peer]:-} ]] || continue
     if [[ $metric == rps ]]; then
-      got=$(ratio "$(stat "$scenario" "$id" nodus rps)" "$(stat "$scenario" "$id" "$peer" rps)")
+      got=$(ratio "$(sample_stat "$scenario" "$id" nodus rps)" "$(sample_stat "$scenario" "$id" "$peer" rps)")
       ok=$(awk -v g="$got" -v w="$want" 'BEGIN { print (g >= w ? "yes" : "no") }')
       echo "| $id: nodus req/s ≥ $want × $peer | ${got}× | $ok |"
-    elif [[ $(stat "$scenario" "$id" nodus latency_valid) == 1 ]]; then
-      got=$(ratio "$(stat "$scenario" "$id" nodus p99_us)" "$(stat "$scenario" "$id" "$peer" p99_us)")
+    elif [[ $(sample_stat "$scenario" "$id" nodus latency_valid) == 1 ]]; then
+      got=$(ratio "$(sample_stat "$scenario" "$id" nodus p99_us)" "$(sample_stat "$scenario" "$id" "$peer" p99_us)")
       ok=$(awk -v g="$got" -v w="$want" 'BEGIN { print (g <= w ? "yes" : "no") }')
       echo "| $id: nodus p99 ≤ $want × $peer's | ${got}× | $ok |"
     fi
@@ -99,17 +103,19 @@ goals_table() {
 }
 
 conditions() {
-  local scenario=$1 total busy loads
-  total=$(awk -v s="$scenario" '$1 == s' "$OUT_DIR/samples.tsv" | wc -l)
-  busy=$(awk -v s="$scenario" '$1 == s && $13 > 0' "$OUT_DIR/samples.tsv" | wc -l)
-  loads=$(awk -v s="$scenario" '$1 == s { print $14 }' "$OUT_DIR/samples.tsv" | sort -g |
-    awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo " to " hi }')
-  echo "- Other load: a compiler (someone else's build) was running during $busy of $total" \
-    "measurements; 1-min load average at their ends: $loads."
-  echo "- *server CPU* is the server process's own CPU time during the run (100% = one core" \
-    "saturated); *wrk core busy* is CPU $WRK_CPU's non-idle time (wrk plus anything else there)." \
-    '*limit*: `server` when the server used >= 90% of its core, `wrk` when instead' \
-    "wrk's core was >= 95% busy: then the figure measures wrk as much as the server."
+  local scenario=$1 rows others
+  rows=$(awk -v s="$scenario" '$1 == s' "$OUT_DIR/samples.tsv")
+  others=$(awk '{ print $12 }' <<<"$rows")
+  echo "- Other load: $(wc -l <<<"$rows") measurements; a compiler (someone else's build)" \
+    "ran during $(awk '$13 > 0' <<<"$rows" | wc -l); $(awk '$14 > 1' <<<"$rows" | wc -l) were" \
+    "repeated because other processes took > $OTHER_MAX% of a core. CPU used by everything" \
+    "but the server and wrk (including kernel network work no process is charged for):" \
+    "median $(median <<<"$others")%, max $(sort -g <<<"$others" | tail -1)% of a core."
+  echo "- *server CPU*: the server's processes (nginx: master + worker); *wrk CPU*: wrk's" \
+    "own CPU time; *other CPU*: the rest of the machine's busy time during the run; all in %" \
+    "of one core. *limit*: who used >= 90% of a core — \`server\` is what the test should" \
+    "measure; \`wrk\` means one wrk thread could not drive the server harder, so req/s is a" \
+    "lower bound for the server and the ratio nodus÷peer understates the faster one."
 }
 
 commands_block() {
@@ -118,6 +124,8 @@ commands_block() {
   echo '```sh'
   if [[ $BUILD == 1 ]]; then
     echo "cmake --preset release && cmake --build --preset release --target nodus"
+  elif [[ -n ${SERVER_CMD[nodus]:-} ]]; then
+    echo "# nodus not built by this run: $NODUS_BIN as found"
   fi
   for s in "$@"; do echo "${SERVER_CMD[$s]}"; done
   for id in "${CASES[@]}"; do
