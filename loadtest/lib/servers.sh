@@ -44,10 +44,10 @@ version_node() { echo "node $(node --version)"; }
 version_nginx() { nginx -v 2>&1 | sed 's/^nginx version: //'; }
 
 register_server() {
-  local name=$1 pid=$2 url=$3 cmd=$4
+  local name=$1 pid=$2 url=$3 command=$4
   SERVER_PID[$name]=$pid
   SERVER_URL[$name]=${url%/}
-  SERVER_CMD[$name]="${SERVER_PIN[*]}${SERVER_PIN:+ }$cmd"
+  SERVER_CMD[$name]="${SERVER_PIN[*]:+${SERVER_PIN[*]} }$command"
   log "$name: pid $pid at ${SERVER_URL[$name]}"
 }
 
