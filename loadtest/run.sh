@@ -25,6 +25,8 @@ Usage: loadtest/run.sh [options] [scenario...]      (default: every scenario)
                   running, under 15% of a core busy (default 300)
   --retries N     repeat a run during which other processes used > 25% of a core, up to
                   N times (default 2)
+  --quiet-budget S  total waiting for quiet over the whole run; once spent, no more waiting
+                  or repeating (default 1800)
   --report-only   only rebuild RESULTS.md from loadtest/sections and loadtest/results
 Scenarios: $(list_scenarios | paste -sd' ')
 EOF
@@ -32,7 +34,7 @@ EOF
 
 # Defaults; parse_args overrides them.
 DURATION=10s WARMUP=2s RUNS=3 ONLY_SERVERS="" BUILD=1 PIN_CPUS=1 QUIET_WAIT=300 RETRIES=2
-QUIET_PCT=15 OTHER_MAX=25
+QUIET_BUDGET=1800 QUIET_PCT=15 OTHER_MAX=25
 REPORT_ONLY=0 SCENARIOS=()
 NODUS_BIN=build/release/app/nodus
 
@@ -49,6 +51,7 @@ parse_args() {
       --no-pin) PIN_CPUS=0 ;;
       --quiet-wait) QUIET_WAIT=$2; shift ;;
       --retries) RETRIES=$2; shift ;;
+      --quiet-budget) QUIET_BUDGET=$2; shift ;;
       --report-only) REPORT_ONLY=1 ;;
       -h | --help) usage; exit 0 ;;
       -*) usage >&2; die "unknown option '$1'" ;;

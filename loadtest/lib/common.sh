@@ -94,19 +94,24 @@ busy_pct_over() {
 # compilers_running — number of C/C++ compiler processes (other people's builds).
 compilers_running() { pgrep -c -x 'cc1plus|cc1' || true; }
 
-# wait_for_quiet SECONDS — wait (bounded) until no compiler runs and, with our servers idle,
-# the machine is under QUIET_PCT % of one core busy. 0 if quiet, 1 if it never got quiet.
+# wait_for_quiet — wait until no compiler runs and, with our servers idle, the machine is
+# under QUIET_PCT % of one core busy. Bounded: at most QUIET_WAIT s per call and
+# QUIET_BUDGET s over the whole run (QUIET_BUDGET shrinks). 0 if quiet, 1 if not.
 wait_for_quiet() {
-  local secs=$1 start=$SECONDS busy
+  local start=$SECONDS busy="" logged=0 limit=$QUIET_WAIT
+  ((QUIET_BUDGET < limit)) && limit=$QUIET_BUDGET
   while :; do
     if [[ $(compilers_running) == 0 ]]; then
       busy=$(busy_pct_over 2)
-      ((busy < QUIET_PCT)) && return 0
+      ((busy < QUIET_PCT)) && break
     fi
-    ((SECONDS - start >= secs)) && return 1
-    ((SECONDS - start < 5)) && log "machine busy (compilers or ${busy:-?}% CPU); waiting up to ${secs}s"
+    ((SECONDS - start >= limit)) && break
+    ((logged++)) || log "machine busy (${busy:-a compiler runs}${busy:+% of a core}); waiting up to ${limit}s"
     sleep 3
   done
+  QUIET_BUDGET=$((QUIET_BUDGET - (SECONDS - start)))
+  ((QUIET_BUDGET < 0)) && QUIET_BUDGET=0
+  [[ -n $busy ]] && ((busy < QUIET_PCT))
 }
 
 # median — of the numbers on stdin, one per line.
