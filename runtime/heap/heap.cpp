@@ -80,18 +80,7 @@ void heap::set_verify_failure_handler(std::function<void(std::string_view)> hand
   verify_failure_ = std::move(handler);
 }
 
-heap_object* heap::initialize(heap_object* object, object_kind kind, std::size_t size) noexcept {
-  object->header.size_bytes = static_cast<std::uint32_t>(size);
-  object->header.kind = kind;
-  object->header.gc_bits = 0;
-  object->header.flags = 0;
-  object->header.id_or_forward = next_id_;
-  next_id_ += 2;
-  return object;
-}
-
-heap_object* heap::allocate(object_kind kind, std::size_t size) {
-  size = round_up(std::max(size, header_size));
+heap_object* heap::allocate_slow(object_kind kind, std::size_t size) {
   if (size > options_.large_object_threshold_bytes) {
     // Large objects are old from birth; the limits are the old generation's.
     if (old_generation_used_bytes() + size > old_limit_) {

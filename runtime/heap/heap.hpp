@@ -206,9 +206,24 @@ class heap {
     chunk->remembered().insert(static_cast<std::size_t>(reinterpret_cast<std::byte*>(slot) - chunk->base()));
   }
   // Raw allocation with header written; may trigger GC; nullptr when the heap is exhausted.
-  heap_object* allocate(object_kind kind, std::size_t size);
+  heap_object* allocate(object_kind kind, std::size_t size) {
+    size = round_up(size < header_size ? header_size : size);
+    if (size <= options_.large_object_threshold_bytes) [[likely]] {
+      if (heap_object* object = new_space_.allocate(size)) [[likely]] return initialize(object, kind, size);
+    }
+    return allocate_slow(kind, size);
+  }
+  heap_object* allocate_slow(object_kind kind, std::size_t size);
   heap_object* allocate_old(std::size_t size);
-  heap_object* initialize(heap_object* object, object_kind kind, std::size_t size) noexcept;
+  heap_object* initialize(heap_object* object, object_kind kind, std::size_t size) noexcept {
+    object->header.size_bytes = static_cast<std::uint32_t>(size);
+    object->header.kind = kind;
+    object->header.gc_bits = 0;
+    object->header.flags = 0;
+    object->header.id_or_forward = next_id_;
+    next_id_ += 2;
+    return object;
+  }
   bool over_hard_limit(std::size_t extra = 0) const noexcept {
     return old_generation_used_bytes() + extra > options_.max_old_space_bytes;
   }

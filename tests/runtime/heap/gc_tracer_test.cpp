@@ -1,7 +1,8 @@
 #include "runtime/heap/gc_tracer.hpp"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
-#include <regex>
 
 #include "tests/runtime/heap/heap_test_util.hpp"
 
@@ -72,8 +73,15 @@ TEST_CASE("gc_tracer: the heap emits one trace line per GC when trace_gc is on",
   c.h.collect_garbage(gc_kind::minor);
   c.h.collect_garbage(gc_kind::major);
   REQUIRE(lines.size() == 2);
-  const std::regex scavenge(R"(\[\d+:0x[0-9a-f]+\] +\d+ ms: Scavenge \d+\.\d \(\d+\.\d\) -> \d+\.\d \(\d+\.\d\) MB, \d+\.\d\d / 0\.00 ms  \(average mu = \d\.\d{3}, current mu = \d\.\d{3}\) testing; )");
-  CHECK(std::regex_match(lines[0], scavenge));
+  // The figures vary; the shape must be V8's (std::regex trips a g++ 12 warning under asan).
+  const std::string& l = lines[0];
+  CHECK(l.starts_with("[" + std::to_string(::getpid()) + ":0x"));
+  CHECK(l.find("] ") != std::string::npos);
+  CHECK(l.find(" ms: Scavenge ") != std::string::npos);
+  CHECK(l.find(") -> ") != std::string::npos);
+  CHECK(l.find(" MB, ") != std::string::npos);
+  CHECK(l.find(" / 0.00 ms  (average mu = 1.000, current mu = 1.000) ") != std::string::npos);
+  CHECK(l.ends_with(" testing; "));
   CHECK(lines[1].find("Mark-Compact") != std::string::npos);
   CHECK(lines[1].ends_with("testing; GC in old space requested"));
 }
