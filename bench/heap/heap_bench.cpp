@@ -49,8 +49,10 @@ void BM_malloc_free(benchmark::State& state) {
 }
 BENCHMARK(BM_malloc_free);
 
-// Fills new space (16 MiB semi-space) with 48-byte objects of which `survival`% stay
-// reachable (a chain from one handle), then times one scavenge.
+// Fills new space (16 MiB semi-space) with 40/48-byte objects of which `survival`% stay
+// reachable, then times one scavenge. Layout 0: survivors form a linked chain from one handle
+// (a serial pointer chase: the worst case for a copying collector); layout 1: an old array
+// refers to each survivor (independent references, as a cache or a request table).
 void BM_scavenge(benchmark::State& state) {
   heap::heap_options o;
   o.semi_space_bytes = 16 * heap::mib;
@@ -58,10 +60,13 @@ void BM_scavenge(benchmark::State& state) {
   heap::heap h(o);
   heap::handle_scope scope(h);
   const auto every = static_cast<std::size_t>(100 / state.range(0));
+  const bool chained = state.range(1) == 0;
+  auto table = h.new_array(400000).value();  // large: lives in large-object space
   std::vector<double> pauses;
   double live = 0;
   for (auto _ : state) {
     heap::local<> chain = scope.make(heap::value::null());
+    std::uint32_t n = 0;
     {
       heap::handle_scope fill(h);
       // Leave room so the fill itself never scavenges.
@@ -69,8 +74,12 @@ void BM_scavenge(benchmark::State& state) {
         heap::handle_scope one(h);
         if (i % every == 0) {
           auto c = h.new_context(heap::value::null(), 1).value();  // 40 bytes
-          c->slots()[0] = chain.get();                       // young→young: no barrier needed
-          *chain.slot() = c.get();
+          if (chained) {
+            c->slots()[0] = chain.get();  // young→young: no barrier needed
+            *chain.slot() = c.get();
+          } else {
+            (void)h.array_set(table, n++, c.get());
+          }
         } else {
           benchmark::DoNotOptimize(h.new_byte_array(24));  // 48 bytes
         }
@@ -85,13 +94,19 @@ void BM_scavenge(benchmark::State& state) {
     live = static_cast<double>(e.copied_bytes + e.promoted_bytes);
     state.SetIterationTime(ms / 1000.0);
     *chain.slot() = heap::value::null();
+    for (std::uint32_t i = 0; i < n; ++i) (void)h.array_set(table, i, heap::value::null());
   }
   state.counters["p50_ms"] = percentile(pauses, 0.50);
   state.counters["p99_ms"] = percentile(pauses, 0.99);
   state.counters["live_bytes"] = live;
   state.counters["copy_GBps"] = live / 1e9 / (percentile(pauses, 0.5) / 1000.0);
 }
-BENCHMARK(BM_scavenge)->Arg(5)->Arg(10)->Arg(20)->UseManualTime()->Iterations(50)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_scavenge)
+    ->ArgsProduct({{5, 10, 20}, {0, 1}})
+    ->ArgNames({"survival", "layout"})
+    ->UseManualTime()
+    ->Iterations(50)
+    ->Unit(benchmark::kMillisecond);
 
 // The allocation workload (same as loadtest/bench/heap_node.js):
 //   for i in 0..N: o = {a: i, b: [i, i + 1], s: 'x'}; every 1000th o replaces an entry of a
