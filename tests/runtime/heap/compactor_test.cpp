@@ -74,7 +74,7 @@ TEST_CASE("compactor: with compaction disabled sparse pages stay and objects do 
   {
     handle_scope inner(f.c.h);
     auto a = f.c.h.new_array().value();
-    for (int i = 0; i < 3000; ++i) REQUIRE(f.c.h.array_push(a, f.c.h.new_string(std::string(64, 'y'))->get()));
+    for (int i = 0; i < 3000; ++i) REQUIRE(f.c.h.array_push(a, f.c.h.new_string(std::string(64, 'y')).value().get()));
     f.c.h.collect_garbage(gc_kind::minor);
     f.c.h.collect_garbage(gc_kind::minor);
   }

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include <catch2/catch.hpp>
 
 #include "tests/runtime/heap/heap_test_util.hpp"
@@ -75,7 +77,9 @@ TEST_CASE("gc_tracer: the heap emits one trace line per GC when trace_gc is on",
   REQUIRE(lines.size() == 2);
   // The figures vary; the shape must be V8's (std::regex trips a g++ 12 warning under asan).
   const std::string& l = lines[0];
-  CHECK(l.starts_with("[" + std::to_string(::getpid()) + ":0x"));
+  char prefix[32];
+  std::snprintf(prefix, sizeof prefix, "[%d:0x", static_cast<int>(::getpid()));
+  CHECK(l.starts_with(prefix));
   CHECK(l.find("] ") != std::string::npos);
   CHECK(l.find(" ms: Scavenge ") != std::string::npos);
   CHECK(l.find(") -> ") != std::string::npos);

@@ -25,7 +25,7 @@ TEST_CASE("heap_stats: figures are consistent with the spaces and the limit", "[
   testing::checked_heap c(o);
   handle_scope scope(c.h);
   auto a = c.h.new_array().value();
-  for (int i = 0; i < 2000; ++i) REQUIRE(c.h.array_push(a, c.h.new_string(std::string(100, 'z'))->get()));
+  for (int i = 0; i < 2000; ++i) REQUIRE(c.h.array_push(a, c.h.new_string(std::string(100, 'z')).value().get()));
   REQUIRE(c.h.new_byte_array(300 * 1024));
   persistent<> p(c.h, a.get());
   const heap_statistics s = c.h.statistics();
@@ -56,7 +56,7 @@ TEST_CASE("heap_stats: per-kind counts and bytes after a major GC count live obj
   testing::checked_heap c;
   handle_scope scope(c.h);
   auto a = c.h.new_array().value();
-  for (int i = 0; i < 10; ++i) REQUIRE(c.h.array_push(a, c.h.new_string("s")->get()));
+  for (int i = 0; i < 10; ++i) REQUIRE(c.h.array_push(a, c.h.new_string("s").value().get()));
   {
     handle_scope inner(c.h);
     for (int i = 0; i < 50; ++i) REQUIRE(c.h.new_object());

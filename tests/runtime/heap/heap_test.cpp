@@ -21,7 +21,7 @@ TEST_CASE("heap: exhausting max_old_space_size returns out_of_memory, and the he
       failure = b.error();
       break;
     }
-    retained.emplace_back(c.h, b->get());
+    retained.emplace_back(c.h, b.value().get());
   }
   REQUIRE(failure == heap_errc::out_of_memory);
   // Promotion inside the failing allocation's scavenge and major GC may overshoot by at most
@@ -86,7 +86,7 @@ TEST_CASE("heap: closures capture contexts; contexts chain to parents", "[heap][
   handle_scope scope(c.h);
   auto outer = c.h.new_context(value::null(), 1).value();
   auto inner = c.h.new_context(outer.get(), 2).value();
-  c.h.context_set(inner, 1, c.h.new_string("captured")->get());
+  c.h.context_set(inner, 1, c.h.new_string("captured").value().get());
   auto f = c.h.new_closure(7, inner.get()).value();
   *outer.slot() = value::undefined();
   *inner.slot() = value::undefined();

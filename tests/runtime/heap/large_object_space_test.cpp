@@ -36,7 +36,7 @@ TEST_CASE("large_object_space: a large array's young elements are remembered", "
   REQUIRE(c.h.in_large_object_space(a->elements));
   {
     handle_scope inner(c.h);
-    REQUIRE(c.h.array_set(a, 39999, c.h.new_string("young")->get()));
+    REQUIRE(c.h.array_set(a, 39999, c.h.new_string("young").value().get()));
   }
   CHECK(c.h.remembered_slot_count() == 1);
   c.h.collect_garbage(gc_kind::minor);

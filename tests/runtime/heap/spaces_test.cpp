@@ -72,13 +72,11 @@ TEST_CASE("old_space: allocates in 256 KiB pages and only grows when allowed", "
 TEST_CASE("heap: objects above the threshold go to large-object space, others to new space", "[heap][allocator]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
-  auto small = c.h.new_byte_array(1000);
-  auto large = c.h.new_byte_array(200 * 1024);
-  REQUIRE(small);
-  REQUIRE(large);
-  CHECK(c.h.is_young(small->get()));
-  CHECK_FALSE(c.h.is_young(large->get()));
-  CHECK(c.h.in_large_object_space(large->get()));
+  auto small = c.h.new_byte_array(1000).value();
+  auto large = c.h.new_byte_array(200 * 1024).value();
+  CHECK(c.h.is_young(small.get()));
+  CHECK_FALSE(c.h.is_young(large.get()));
+  CHECK(c.h.in_large_object_space(large.get()));
   CHECK(c.h.young_used_bytes() >= 1000);
 }
 

@@ -10,7 +10,7 @@ TEST_CASE("verifier: a consistent heap has no findings", "[heap][verifier]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
   auto a = c.h.new_array().value();
-  REQUIRE(c.h.array_push(a, c.h.new_string("x")->get()));
+  REQUIRE(c.h.array_push(a, c.h.new_string("x").value().get()));
   c.h.collect_garbage(gc_kind::major);
   CHECK(c.h.verify().empty());
 }

@@ -56,9 +56,9 @@ TEST_CASE("FinalizationRegistry: callbacks run later as tasks, once per collecte
     handle_scope inner(c.h);
     for (int i = 0; i < 3; ++i) {
       auto target = c.h.new_object().value();
-      REQUIRE(c.h.finalization_register(registry, target.get(), c.h.new_string("held " + std::to_string(i))->get()));
+      REQUIRE(c.h.finalization_register(registry, target.get(), c.h.new_string("held " + std::to_string(i)).value().get()));
     }
-    REQUIRE(c.h.finalization_register(registry, survivor.get(), c.h.new_string("never")->get()));
+    REQUIRE(c.h.finalization_register(registry, survivor.get(), c.h.new_string("never").value().get()));
   }
   c.h.collect_garbage(gc_kind::major);
   CHECK(held_seen.empty());  // not inside the GC
@@ -116,7 +116,7 @@ TEST_CASE("FinalizationRegistry: the cleanup task is harmless after the heap is 
     auto registry = h.new_finalization_registry([](heap&, local<>) { FAIL("called after destruction"); }).value();
     {
       handle_scope inner(h);
-      REQUIRE(h.finalization_register(registry, h.new_object()->get(), value::integer(1)));
+      REQUIRE(h.finalization_register(registry, h.new_object().value().get(), value::integer(1)));
     }
     h.collect_garbage(gc_kind::major);
     REQUIRE(tasks.tasks.size() == 1);
