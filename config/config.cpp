@@ -58,6 +58,11 @@ void add_options(CLI::App& app, config& c, std::vector<seconds_option>& seconds)
       ->transform(size)->check(CLI::Range(16u, 1u << 20));
   app.add_option("--max-pipeline", c.max_pipeline, "Pipelined requests queued before reads pause")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--max-image-bytes", c.max_image_bytes, "Largest image upload (bytes)")
+      ->transform(size);
+  app.add_option("--max-image-pixels", c.max_image_pixels,
+                 "Largest declared image size in pixels (decompression-bomb guard)")
+      ->check(CLI::Range(1ull, 1ull << 40));
   seconds.resize(3);
   seconds[0] = {&c.idle_timeout, c.idle_timeout.count() / 1000.0};
   seconds[1] = {&c.request_timeout, c.request_timeout.count() / 1000.0};
@@ -207,6 +212,8 @@ std::string to_toml(const config& c) {
     << "max-header = " << c.max_header << "\n"
     << "max-uri = " << c.max_uri << "\n"
     << "max-pipeline = " << c.max_pipeline << "\n"
+    << "max-image-bytes = " << c.max_image_bytes << "\n"
+    << "max-image-pixels = " << c.max_image_pixels << "\n"
     << "idle-timeout = " << secs(c.idle_timeout) << "\n"
     << "request-timeout = " << secs(c.request_timeout) << "\n"
     << "shutdown-timeout = " << secs(c.shutdown_timeout) << "\n"

@@ -22,6 +22,10 @@ struct config {
   std::uint32_t max_uri = 8u << 10;          // bytes of the request target (414 above)
   std::uint32_t max_pipeline = 16;           // queued pipelined requests before reads pause
 
+  // image endpoints
+  std::uint64_t max_image_bytes = 32u << 20;            // encoded input (413 above)
+  std::uint64_t max_image_pixels = 0x3FFFull * 0x3FFF;  // declared width*height (422 above; sharp's limit)
+
   // timeouts
   std::chrono::milliseconds idle_timeout{5000};       // keep-alive idle (Node: keepAliveTimeout 5 s)
   std::chrono::milliseconds request_timeout{30000};   // whole request must arrive within this
