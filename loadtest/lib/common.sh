@@ -36,6 +36,7 @@ cleanup() {
   for pid in "${SPAWNED_PIDS[@]}"; do stop_pid "$pid"; done
   SPAWNED_PIDS=()
   [[ -n ${TMP_DIR:-} && -d $TMP_DIR ]] && rm -rf "$TMP_DIR"
+  [[ -n ${AUTOGROUP_NICE:-} ]] && echo "$AUTOGROUP_NICE" >/proc/self/autogroup
   return 0
 }
 

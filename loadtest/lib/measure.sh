@@ -16,7 +16,7 @@ wrk_command() {
       *) opts+=("${args[i]}") ;;
     esac
   done
-  WRK_CMD=("${WRK_PIN[@]}" wrk --latency --timeout "$WRK_TIMEOUT" -d "$duration" "${opts[@]}"
+  WRK_CMD=("${WRK_PREFIX[@]}" wrk --latency --timeout "$WRK_TIMEOUT" -d "$duration" "${opts[@]}"
     -s "$script" "${SERVER_URL[$server]}${CASE_PATH[$id]}")
   ((${#script_args[@]})) && WRK_CMD+=(-- "${script_args[@]}")
   return 0

@@ -41,10 +41,16 @@ method_info() {
     "rounds of $DURATION runs take the servers in turn (${order%, }), so drift in the" \
     "machine's noise spreads over all of them. Each figure is its column's median over the rounds."
   if [[ $PIN_CPUS == 1 ]]; then
-    echo "- Pinning: every server on CPU $SERVER_CPU (\`${SERVER_PIN[*]}\`; nodus --loops 1," \
-      "one nginx worker, one Node process), wrk on CPU $WRK_CPU (\`${WRK_PIN[*]}\`, one thread)."
+    echo "- Pinning: every server on CPU $SERVER_CPU (nodus --loops 1, one nginx worker, one" \
+      "Node process), wrk (one thread) on CPU $WRK_CPU."
   else
     echo "- Pinning: off (--no-pin); servers and wrk share all CPUs."
+  fi
+  if [[ -n ${AUTOGROUP_NICE:-} ]]; then
+    echo "- Priority: servers and wrk at nice $NICE, in an autogroup (session) at nice $NICE," \
+      "so other people's jobs on this shared machine (nice 0) take little CPU from them."
+  elif [[ -n $NICE ]]; then
+    echo "- Priority: servers and wrk at nice $NICE."
   fi
 }
 

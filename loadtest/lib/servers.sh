@@ -1,5 +1,5 @@
 # The servers under test. One `start_<name>` and one `version_<name>` per server; each start
-# function runs the server on 127.0.0.1 behind SERVER_PIN (taskset, or nothing) and fills
+# function runs the server on 127.0.0.1 behind SERVER_PREFIX (taskset, or nothing) and fills
 # SERVER_URL, SERVER_PID and SERVER_CMD (the exact command, for RESULTS.md).
 # Adding a peer = two functions here and its name in a scenario's SCENARIO_SERVERS.
 
@@ -8,7 +8,7 @@ declare -A SERVER_URL=() SERVER_PID=() SERVER_CMD=()
 start_nodus() {
   local log="$OUT_DIR/nodus.log" pid line
   local cmd=("$NODUS_BIN" --loops 1 --host 127.0.0.1 --port 0 --log-level warn)
-  spawn pid "$log" "${SERVER_PIN[@]}" "${cmd[@]}"
+  spawn pid "$log" "${SERVER_PREFIX[@]}" "${cmd[@]}"
   line=$(wait_for_line "$log" 'nodus listening on http://' "$pid") ||
     die "nodus did not start; see $log"
   register_server nodus "$pid" "${line##* }" "${cmd[*]}"
@@ -17,7 +17,7 @@ start_nodus() {
 start_node() {
   local log="$OUT_DIR/node.log" pid line
   local cmd=(node loadtest/peers/node_server.js 0)
-  spawn pid "$log" "${SERVER_PIN[@]}" "${cmd[@]}"
+  spawn pid "$log" "${SERVER_PREFIX[@]}" "${cmd[@]}"
   line=$(wait_for_line "$log" 'node listening on http://' "$pid") ||
     die "node peer did not start; see $log"
   register_server node "$pid" "${line##* }" "${cmd[*]}"
@@ -31,7 +31,7 @@ start_nginx() {
   sed -e "s|@PORT@|$port|g" -e "s|@ROOT@|$REPO_DIR/public|g" \
     "$LT_DIR/peers/nginx.conf" >"$prefix/nginx.conf"
   local cmd=(nginx -p "$prefix/" -e "$prefix/error.log" -c "$prefix/nginx.conf")
-  spawn pid "$OUT_DIR/nginx.log" "${SERVER_PIN[@]}" "${cmd[@]}"
+  spawn pid "$OUT_DIR/nginx.log" "${SERVER_PREFIX[@]}" "${cmd[@]}"
   wait_for_http "http://127.0.0.1:$port/" "$pid" ||
     die "nginx did not start; see $OUT_DIR/nginx.log and $prefix/error.log"
   register_server nginx "$pid" "http://127.0.0.1:$port" "${cmd[*]}"
@@ -47,7 +47,7 @@ register_server() {
   local name=$1 pid=$2 url=$3 command=$4
   SERVER_PID[$name]=$pid
   SERVER_URL[$name]=${url%/}
-  SERVER_CMD[$name]="${SERVER_PIN[*]:+${SERVER_PIN[*]} }$command"
+  SERVER_CMD[$name]="${SERVER_PREFIX[*]:+${SERVER_PREFIX[*]} }$command"
   log "$name: pid $pid at ${SERVER_URL[$name]}"
 }
 
