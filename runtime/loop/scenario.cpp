@@ -184,11 +184,13 @@ boost::system::result<scenario, scenario_error> parse_scenario(std::string_view 
 
 namespace {
 
-// A pipe whose read end completes in the poll phase once a byte was written to it.
+// A pipe whose read end completes in the poll phase once a byte was written to it. The
+// descriptor uses io_context's concrete executor (no any_io_executor type erasure).
+using descriptor = asio::posix::basic_stream_descriptor<asio::io_context::executor_type>;
 struct pipe_pair {
-  asio::posix::stream_descriptor read_end;
+  descriptor read_end;
   int write_fd = -1;
-  explicit pipe_pair(asio::io_context& io) : read_end(io) {}
+  explicit pipe_pair(asio::io_context& io) : read_end(io.get_executor()) {}
   ~pipe_pair() {
     if (write_fd >= 0) ::close(write_fd);
   }
@@ -267,7 +269,7 @@ class scenario_run : public std::enable_shared_from_this<scenario_run> {
     const char byte = 'x';
     [[maybe_unused]] const auto n = ::write(pair->write_fd, &byte, 1);
     pipe_pair& ref = *pair;
-    ref.read_end.async_wait(asio::posix::stream_descriptor::wait_read,
+    ref.read_end.async_wait(descriptor::wait_read,
                             io_completion{shared_from_this(), std::move(pair), std::move(on_complete),
                                           loop_.track_request("PipeWrap"), loop_.iteration()});
   }

@@ -160,7 +160,7 @@ TEST_CASE("timers fire when now - start >= ms, lists by (expiry, id), lists in s
 
 TEST_CASE("equal-deadline timers of one list fire in start order", "[loop][timers]") {
   fixture f;
-  for (int i = 0; i < 5; ++i) f.loop.set_timeout(f.note("t" + std::to_string(i)), 3);
+  for (int i = 0; i < 5; ++i) f.loop.set_timeout(f.note(std::string("t").append(std::to_string(i))), 3);
   f.clk.advance(3ms);
   f.run_all();
   CHECK(f.log == strings{"t0", "t1", "t2", "t3", "t4"});
@@ -198,7 +198,7 @@ TEST_CASE("intervals re-arm from their start time and stop when cleared", "[loop
   int n = 0;
   timer_id id;
   id = f.loop.set_interval([&] {
-    f.log.push_back("i" + std::to_string(++n));
+    f.log.push_back(std::string("i").append(std::to_string(++n)));
     if (n == 3) f.loop.clear_timer(id);
   }, 10);
   f.clk.advance(10ms);
