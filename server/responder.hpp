@@ -43,6 +43,12 @@ class responder {
   // set Content-Length or chunked) Content-Length; for HEAD it drops the body.
   void send(response&& res);
 
+  // Planned (streaming responses: sendfile file bodies, chunked generated bodies):
+  //   void send(http::response_header<>&& header, std::unique_ptr<body_writer> body);
+  // where body_writer::async_write(tcp::socket&, done(ec, bytes)) owns the pacing. The
+  // session writes the header through the same in-order queue (a streamed exchange ends a
+  // gathered write), hands the socket to the writer, and resumes the queue in `done`.
+
   // False once the client has disconnected (or the response was already sent).
   bool connection_alive() const noexcept;
 

@@ -109,7 +109,7 @@ TEST_CASE("HTTP/1.0 without keep-alive gets its response, then the connection cl
   CHECK(c.read_until_closed(5s).closed);
 }
 
-TEST_CASE("--access-log writes one line per request", "[integration]") {
+TEST_CASE("access log: --access-log writes one line per request", "[integration]") {
   running_nodus n{"--access-log"};
   http_client c(n.port);
   CHECK(c.get("/hello").result_int() == 200);

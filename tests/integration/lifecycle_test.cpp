@@ -106,7 +106,7 @@ TEST_CASE("shutdown force-closes a request still in flight after --shutdown-time
   CHECK(stuck.read_until_closed(5s).closed);
 }
 
-TEST_CASE("--loops 2: both loops accept and serve", "[integration][lifecycle]") {
+TEST_CASE("loops: with --loops 2 both loops accept and serve", "[integration][lifecycle]") {
   running_nodus n{"--loops", "2"};
   std::set<std::string> loops_seen;
   // SO_REUSEPORT spreads connections by hash: new connections reach both loops quickly.
