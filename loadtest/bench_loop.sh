@@ -31,7 +31,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const nodus = {}, node = {};
 for (let r = 1; r <= runs; r++) {
   for (const b of JSON.parse(fs.readFileSync(`${tmp}/nodus-${r}.json`)).benchmarks)
-    (nodus[b.name] ||= []).push(b.items_per_second);
+    (nodus[b.name.replace(/\/real_time$/, '')] ||= []).push(b.items_per_second);
   for (const line of fs.readFileSync(`${tmp}/node-${r}.jsonl`, 'utf8').trim().split('\n')) {
     const b = JSON.parse(line);
     (node[b.name] ||= []).push(b.ops_per_s);
