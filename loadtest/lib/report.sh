@@ -7,8 +7,10 @@ sample_stat() {
   local col how=${5:-median}
   col=$(tr ' ' '\n' <<<"$SAMPLE_COLUMNS" | grep -nx "$4" | cut -d: -f1)
   local values
-  values=$(awk -v s="$1" -v c="$2" -v v="$3" -v k="$col" \
-    '$1 == s && $2 == c && $3 == v { print $k }' "$OUT_DIR/samples.tsv")
+  # cpu_us_per_request: derived, the server's CPU time per request (server_cpu_pct / rps).
+  values=$(awk -v s="$1" -v c="$2" -v v="$3" -v k="${col:-0}" \
+    '$1 == s && $2 == c && $3 == v { if (k) print $k; else printf "%.1f\n", $10 * 1e4 / $5 }' \
+    "$OUT_DIR/samples.tsv")
   case $how in
     median) median <<<"$values" ;;
     sum) awk '{ t += $1 } END { print t + 0 }' <<<"$values" ;;
@@ -58,8 +60,8 @@ method_info() {
 case_table() {
   local scenario=$1 id=$2 s
   shift 2
-  echo "| server | req/s | p50 | p99 | req/s nodus÷server | p99 nodus÷server | server CPU | wrk CPU | other CPU | limit | req/s per run | errors |"
-  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|--:|"
+  echo "| server | req/s | p50 | p99 | req/s nodus÷server | p99 nodus÷server | server CPU | µs CPU per request | wrk CPU | other CPU | limit | req/s per run | errors |"
+  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|--:|"
   for s in "$@"; do case_row "$scenario" "$id" "$s"; done
 }
 
@@ -76,7 +78,8 @@ case_row() {
     p50=$(fmt_us "$p50") p99=$(fmt_us "$p99"); fi
   runs=$(for r in $(sample_stat "$scenario" "$id" "$s" rps list); do fmt_rps "$r"; echo; done | paste -sd' ')
   cpu=$(sample_stat "$scenario" "$id" "$s" server_cpu_pct) wrk=$(sample_stat "$scenario" "$id" "$s" wrk_cpu_pct)
-  echo "| $s | $(fmt_rps "$rps") | $p50 | $p99 | ${n_rps:-–} | ${n_p99:-–} | $cpu% | $wrk% |" \
+  echo "| $s | $(fmt_rps "$rps") | $p50 | $p99 | ${n_rps:-–} | ${n_p99:-–} | $cpu% |" \
+    "$(sample_stat "$scenario" "$id" "$s" cpu_us_per_request) | $wrk% |" \
     "$(sample_stat "$scenario" "$id" "$s" other_cpu_pct)% |" \
     "$(limit_of "$cpu" "$wrk") | $runs | $(sample_stat "$scenario" "$id" "$s" errors sum) |"
 }
@@ -117,7 +120,8 @@ conditions() {
     "repeated because other processes took > $OTHER_MAX% of a core. CPU used by everything" \
     "but the server and wrk (including kernel network work no process is charged for):" \
     "median $(median <<<"$others")%, max $(sort -g <<<"$others" | tail -1)% of a core."
-  echo "- *server CPU*: the server's processes (nginx: master + worker); *wrk CPU*: wrk's" \
+  echo "- *server CPU*: the server's processes (nginx: master + worker); *µs CPU per" \
+    "request*: server CPU time / requests, comparable whoever was the limit; *wrk CPU*: wrk's" \
     "own CPU time; *other CPU*: the rest of the machine's busy time during the run; all in %" \
     "of one core. *limit*: who used >= 90% of a core — \`server\` is what the test should" \
     "measure; \`wrk\` means one wrk thread could not drive the server harder, so req/s is a" \
@@ -178,9 +182,10 @@ section_notes() {
   commands_block "$scenario" "$@"
 }
 
-# demote_headings — one more '#' on markdown headings outside code fences.
+# demote_headings — two more '#' on markdown headings outside code fences, so an included
+# file's "# Title" sits under "## Other benchmarks".
 demote_headings() {
-  awk '/^```/ { fence = !fence } !fence && /^#/ { $0 = "#" $0 } { print }'
+  awk '/^```/ { fence = !fence } !fence && /^#/ { $0 = "##" $0 } { print }'
 }
 
 write_results() {
@@ -215,7 +220,7 @@ other_results() {
   echo "Written by other scripts (e.g. \`loadtest/bench_loop.sh\`, \`loadtest/bench_heap.sh\`)" \
     "into \`loadtest/results/\`; included as they were when RESULTS.md was last written."
   for f in "$LT_DIR"/results/*.md; do
-    printf '\n### From [results/%s](results/%s)\n\n' "$(basename "$f")" "$(basename "$f")"
+    printf '\n*From [results/%s](results/%s):*\n\n' "$(basename "$f")" "$(basename "$f")"
     demote_headings <"$f"
   done
 }
