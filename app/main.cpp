@@ -3,6 +3,7 @@
 #include <variant>
 
 #include "app/logging.hpp"
+#include "app/scenario_mode.hpp"
 #include "app/serve.hpp"
 #include "config/config.hpp"
 
@@ -15,10 +16,8 @@ int main(int argc, char** argv) {
   }
   const auto& cfg = std::get<nodus::config::config>(parsed);
 
-  // ---- one-shot modes -----------------------------------------------------------------
-  // --run-scenario FILE: run an event-loop scenario and exit (wired by the runtime/loop
-  // owner: `if (!cfg.run_scenario.empty()) return <runtime scenario runner>(cfg);`).
-  // -------------------------------------------------------------------------------------
+  // --run-scenario FILE: run an event-loop scenario on a fresh loop, print its order, exit.
+  if (!cfg.run_scenario.empty()) return nodus::app::run_scenario_file(cfg.run_scenario);
 
   auto access_log = nodus::app::setup_logging(cfg);
   return nodus::app::serve(cfg, std::move(access_log));

@@ -18,6 +18,9 @@
 #include <pthread.h>
 
 #include "handlers/basic.hpp"
+#include "handlers/debug_loop.hpp"
+#include "handlers/isolates.hpp"
+#include "runtime/heap/heap.hpp"
 #include "runtime/loop/event_loop.hpp"
 #include "server/loop_server.hpp"
 #include "server/options.hpp"
@@ -69,6 +72,17 @@ std::string url_of(const tcp::endpoint& ep) {
   return "http://" + host + ":" + std::to_string(ep.port());
 }
 
+runtime::heap::heap_options heap_options_from(const config::config& cfg) {
+  runtime::heap::heap_options o;
+  o.semi_space_bytes = std::size_t{cfg.semi_space_mb} * runtime::heap::mib;
+  o.max_semi_space_bytes = std::size_t{cfg.max_semi_space_mb} * runtime::heap::mib;
+  o.max_old_space_bytes = std::size_t{cfg.max_old_space_size_mb} * runtime::heap::mib;
+  o.initial_old_space_limit_bytes = std::min(o.initial_old_space_limit_bytes, o.max_old_space_bytes);
+  o.trace_gc = cfg.trace_gc;  // lines go to spdlog's default logger
+  o.verify_heap = cfg.verify_heap;
+  return o;
+}
+
 struct bind_result {
   boost::system::error_code ec;
   tcp::endpoint local;
@@ -85,9 +99,16 @@ struct loop_thread {
   server::loop_server* server = nullptr;
 
   void run(unsigned index, tcp::endpoint endpoint, bool exclusive, const server::router& routes,
-           const server::server_options& options) {
+           const server::server_options& options, const config::config& cfg,
+           handlers::isolate_registry& isolates) {
     event_loop lp(runtime::loop::system_clock(), index);
+    // The loop's managed heap: FinalizationRegistry cleanups run as immediates, and kept
+    // WeakRef targets are released at every microtask checkpoint, as V8 does.
+    runtime::heap::heap heap(heap_options_from(cfg),
+                             [&lp](runtime::heap::heap::task t) { lp.set_immediate(std::move(t)); });
+    lp.add_checkpoint_observer([&heap] { heap.clear_kept_objects(); });
     server::loop_server srv(lp, routes, options);
+    handlers::isolate iso{lp, heap, srv};
     auto go_future = go.get_future();
     const auto ec = srv.listen(endpoint, exclusive);
     {
@@ -95,11 +116,13 @@ struct loop_thread {
       loop = &lp;
       server = &srv;
     }
+    isolates.attach(index, &iso);
     bound.set_value({ec, srv.local_endpoint()});
     if (!ec && go_future.get()) {
       srv.start();
       lp.run();  // the one place that drives this loop; returns once the server drained
     }
+    isolates.detach(index);
     std::lock_guard lock(mutex);
     loop = nullptr;
     server = nullptr;
@@ -132,15 +155,17 @@ int serve(const config::config& cfg, std::shared_ptr<spdlog::logger> access_log)
     return 2;
   }
   const server::server_options options = server_options_from(cfg, std::move(access_log));
+  const unsigned loops = std::max(1u, cfg.loops);
+  handlers::isolate_registry isolates(loops);
   server::router routes;
   handlers::register_basic(routes, cfg);
+  handlers::register_debug_loop(routes, isolates);
 
   // Signals are taken by sigtimedwait below; every thread inherits the blocked mask.
   const sigset_t signals = shutdown_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  const unsigned loops = std::max(1u, cfg.loops);
   std::vector<std::unique_ptr<loop_thread>> threads;
   tcp::endpoint bind_to = *endpoint;
   boost::system::error_code bind_error;
@@ -148,8 +173,8 @@ int serve(const config::config& cfg, std::shared_ptr<spdlog::logger> access_log)
     auto& t = *threads.emplace_back(std::make_unique<loop_thread>());
     auto bound = t.bound.get_future();
     // Loop 0 picks the port (also for --port 0); the others join it.
-    t.thread = std::thread([&t, k, bind_to, &routes, &options] {
-      t.run(k, bind_to, k == 0, routes, options);
+    t.thread = std::thread([&t, k, bind_to, &routes, &options, &cfg, &isolates] {
+      t.run(k, bind_to, k == 0, routes, options, cfg, isolates);
     });
     const bind_result r = bound.get();
     bind_error = r.ec;
