@@ -20,6 +20,7 @@
 #include "handlers/basic.hpp"
 #include "handlers/debug_loop.hpp"
 #include "handlers/isolates.hpp"
+#include "handlers/workers.hpp"
 #include "runtime/heap/heap.hpp"
 #include "runtime/loop/event_loop.hpp"
 #include "server/loop_server.hpp"
@@ -155,11 +156,17 @@ int serve(const config::config& cfg, std::shared_ptr<spdlog::logger> access_log)
     return 2;
   }
   const server::server_options options = server_options_from(cfg, std::move(access_log));
+  // One worker pool shared by every loop, created before them and destroyed after them: a
+  // queued or running job keeps its loop alive (a tracked request), so once the loops have
+  // been joined nothing is left to post back.
+  runtime::workers::worker_pool pool(
+      runtime::workers::pool_options{.threads = cfg.workers, .queue_capacity = cfg.worker_queue});
   const unsigned loops = std::max(1u, cfg.loops);
   handlers::isolate_registry isolates(loops);
   server::router routes;
   handlers::register_basic(routes, cfg);
   handlers::register_debug_loop(routes, isolates);
+  handlers::register_workers(routes, pool, cfg);
 
   // Signals are taken by sigtimedwait below; every thread inherits the blocked mask.
   const sigset_t signals = shutdown_signals();
