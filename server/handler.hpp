@@ -10,9 +10,11 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <cstdint>
 #include <functional>
 
 #include "runtime/loop/event_loop.hpp"
+#include "server/body_reader.hpp"
 #include "server/responder.hpp"
 
 namespace nodus::server {
@@ -25,14 +27,15 @@ struct loop_server_stats;
 // How a route takes a request body; decides 100-continue and 413 before any body byte is read.
 enum class body_mode {
   none,      // no body: a request with one gets 413 (and 100-continue is never sent)
-  buffered,  // the whole body (<= --max-body) is read before the handler runs
-  // Reserved: `streamed` — the handler gets a body reader that reads the next chunk only
-  // when asked (POST /hash); the session stops parsing further pipelined requests until the
-  // body is consumed.
+  buffered,  // the whole body (<= the route's limit) is read before the handler runs
+  streamed,  // the handler pulls the body through ctx.body (server/body_reader.hpp)
 };
 
 struct route_options {
   body_mode body = body_mode::none;
+  // Request body limit in bytes for this route; 0 = the server's --max-body;
+  // std::numeric_limits<std::uint64_t>::max() = unlimited (streamed routes).
+  std::uint64_t max_body = 0;
 };
 
 // Valid only for the duration of the handler call; copy or move out what outlives it.
@@ -40,6 +43,9 @@ struct request_context {
   runtime::loop::event_loop& loop;               // the loop this connection belongs to
   const boost::asio::ip::tcp::endpoint& remote;  // the peer
   const loop_server_stats& server_stats;         // per-loop connection/request counters
+  // body_mode::streamed routes: the request body; move it out (std::move(*ctx.body)) to
+  // keep it past the handler call. Null for other routes.
+  body_reader* body = nullptr;
 };
 
 // The handler may move from `req`. Stored once per route; invoked through one indirect call.

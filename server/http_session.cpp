@@ -1,5 +1,6 @@
 #include "server/http_session.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/buffers_range.hpp>
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <limits>
 
 #include "server/access_log.hpp"
 #include "server/error_response.hpp"
@@ -22,6 +24,7 @@ using boost::system::error_code;
 
 namespace {
 constexpr std::size_t read_chunk_bytes = 16 * 1024;
+constexpr std::size_t stream_chunk_bytes = 64 * 1024;  // streamed body: per read() and per socket read
 constexpr std::size_t copy_threshold_bytes = 1024;  // smaller pieces are copied into out_
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -66,8 +69,10 @@ struct http_session::exchange {
     version = 11;
     status = 0;
     body_bytes = 0;
+    header_only = false;
     route_ptr = nullptr;
     serializer.reset();
+    writer.reset();
     on_cancel = nullptr;
   }
 
@@ -78,6 +83,7 @@ struct http_session::exchange {
   unsigned version = 11;
   unsigned status = 0;
   std::uint64_t body_bytes = 0;
+  bool header_only = false;     // a chunked header without a body (HEAD of a stream)
   std::size_t write_bytes = 0;  // bytes of this response in the outstanding write
   const route* route_ptr = nullptr;
   time_point start{};
@@ -85,6 +91,7 @@ struct http_session::exchange {
   response res;
   std::optional<http::response_serializer<http::string_body>> serializer;
   std::function<void()> on_cancel;
+  std::unique_ptr<body_writer> writer;  // a streamed response body, until it starts
   // Kept for the access log only (the handler may move the request away).
   std::string method_text;
   std::string target;
@@ -138,6 +145,7 @@ void http_session::do_read() {
 void http_session::do_read_once() {
   if (closed_ || lingering_ || reading_) return;
   if (phase_ == phase::continue_wait) return;  // the body waits for our 100 Continue
+  if (phase_ == phase::stream && (!stream_read_ || continue_pending_)) return;  // handler paces
   if (phase_ == phase::idle) {
     if (!accepting_requests_) return;
     if (count_ >= owner_.options().max_pipeline) return;  // resumed by on_write
@@ -148,7 +156,8 @@ void http_session::do_read_once() {
     if (count_ == 0) enter_idle();
   }
   reading_ = true;
-  socket_.async_read_some(buffer_.prepare(read_chunk_bytes),
+  const std::size_t want = phase_ == phase::stream ? stream_chunk_bytes : read_chunk_bytes;
+  socket_.async_read_some(buffer_.prepare(want),
                           beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }
 
@@ -158,6 +167,10 @@ void http_session::on_read(error_code ec, std::size_t bytes) {
   if (lingering_) {
     if (ec) return do_close();
     return do_linger();
+  }
+  if (ec && phase_ == phase::stream) {
+    // The body's reader learns why (do_close delivers it); its responder is cancelled.
+    stream_ec_ = ec == net::error::eof ? error_code(http::error::partial_message) : ec;
   }
   if (ec == net::error::eof) return on_peer_eof();
   if (ec) return fail(ec, "read");
@@ -205,6 +218,7 @@ void http_session::parse() {
     }
     return on_body();
   }
+  if (phase_ == phase::stream) return pump_body();
 }
 
 void http_session::on_header() {
@@ -247,14 +261,15 @@ void http_session::on_header() {
   }
   x.route_ptr = match.target;
 
+  const std::uint64_t limit = body_limit(*match.target);
   if (has_body) {
     if (match.target->options.body == body_mode::none) {
       return reject(&x, http::status::payload_too_large, "payload_too_large",
                     std::string(path) + " takes no request body");
     }
-    if (header_parser_->content_length().value_or(0) > opt.max_body) {
+    if (header_parser_->content_length().value_or(0) > limit) {
       return reject(&x, http::status::payload_too_large, "payload_too_large",
-                    "request body exceeds " + std::to_string(opt.max_body) + " bytes");
+                    "request body exceeds " + std::to_string(limit) + " bytes");
     }
   }
   bool want_continue = false;
@@ -266,6 +281,9 @@ void http_session::on_header() {
     want_continue = has_body;
   }
 
+  if (match.target->options.body == body_mode::streamed) {
+    return start_stream(x, has_body, want_continue, limit);
+  }
   if (!has_body) {
     auto header_only = header_parser_->release();
     header_parser_.reset();
@@ -276,7 +294,7 @@ void http_session::on_header() {
   }
   body_parser_.emplace(std::move(*header_parser_));
   header_parser_.reset();
-  body_parser_->body_limit(opt.max_body);
+  body_parser_->body_limit(limit);
   if (want_continue) {
     phase_ = phase::continue_wait;
     return do_write();
@@ -317,8 +335,9 @@ void http_session::on_parse_error(error_code ec) {
                   "only HTTP/1.0 and HTTP/1.1 are served");
   }
   if (ec == http::error::body_limit) {
+    const std::uint64_t limit = x != nullptr && x->route_ptr ? body_limit(*x->route_ptr) : opt.max_body;
     return reject(x, http::status::payload_too_large, "payload_too_large",
-                  "request body exceeds " + std::to_string(opt.max_body) + " bytes");
+                  "request body exceeds " + std::to_string(limit) + " bytes");
   }
   reject(x, http::status::bad_request, "bad_request", "malformed request: " + ec.message());
 }
@@ -335,9 +354,9 @@ void http_session::on_peer_eof() {
   if (count_ == 0 && !writing_) do_close();
 }
 
-void http_session::dispatch(exchange& x) {
+void http_session::dispatch(exchange& x, body_reader* body) {
   x.st = exchange::state::handling;
-  const request_context ctx{loop_, remote_, owner_.stats()};
+  const request_context ctx{loop_, remote_, owner_.stats(), body};
   try {
     x.route_ptr->fn(x.req, ctx, responder(shared_from_this(), x.seq));
   } catch (const std::exception& e) {
@@ -363,6 +382,9 @@ void http_session::reject(exchange* x, http::status status, std::string_view err
   }
   header_parser_.reset();
   body_parser_.reset();
+  stream_parser_.reset();
+  continue_wanted_ = false;
+  continue_pending_ = false;
   phase_ = phase::idle;
   response res = error_response(status, error, detail);
   if (!allow.empty()) res.set(http::field::allow, allow);
@@ -373,6 +395,127 @@ void http_session::reject(exchange* x, http::status status, std::string_view err
   finish(*x, std::move(res));
 }
 
+
+// ---------------------------------------------------------------------------------------
+// Streamed request bodies (body_mode::streamed; the contract is in server/body_reader.hpp)
+
+std::uint64_t http_session::body_limit(const route& r) const noexcept {
+  return r.options.max_body != 0 ? r.options.max_body : owner_.options().max_body;
+}
+
+// The handler runs now, with the header; the body stays in the socket until it asks.
+void http_session::start_stream(exchange& x, bool has_body, bool want_continue,
+                                std::uint64_t limit) {
+  x.req = request(http::request_header<>(header_parser_->get().base()));
+  stream_seq_ = x.seq;
+  stream_ec_ = {};
+  stream_end_ = !has_body;
+  continue_wanted_ = want_continue;
+  continue_pending_ = false;
+  if (has_body) {
+    stream_parser_.emplace(std::move(*header_parser_));
+    if (limit == std::numeric_limits<std::uint64_t>::max()) {
+      stream_parser_->body_limit(boost::none);
+    } else {
+      stream_parser_->body_limit(limit);
+    }
+    if (!stream_chunk_) stream_chunk_ = std::make_unique<char[]>(stream_chunk_bytes);
+    phase_ = phase::stream;
+  } else {
+    phase_ = phase::idle;
+  }
+  header_parser_.reset();
+  body_reader reader(shared_from_this(), x.seq);
+  dispatch(x, &reader);
+  if (phase_ == phase::idle) do_read();
+}
+
+void http_session::read_body(std::uint64_t seq, body_reader::read_handler done) {
+  const auto later = [this](body_reader::read_handler d, error_code ec) {
+    net::post(socket_.get_executor(), [d = std::move(d), ec] { d(ec, {}); });
+  };
+  if (seq != stream_seq_) return later(std::move(done), net::error::operation_aborted);
+  if (stream_read_) return later(std::move(done), net::error::in_progress);
+  if (closed_ && !stream_ec_) stream_ec_ = net::error::operation_aborted;
+  if (stream_ec_ || stream_end_) return later(std::move(done), stream_ec_);
+  stream_read_ = std::move(done);
+  if (continue_wanted_) {  // the client waits for our 100 before it sends the body
+    continue_wanted_ = false;
+    continue_pending_ = true;
+    return do_write();
+  }
+  pump_body();
+}
+
+// Feeds buffered bytes to the body parser until it yields body bytes (delivered as one
+// chunk) or needs more input (one socket read, under the progress timeout).
+void http_session::pump_body() {
+  if (!stream_read_ || closed_ || phase_ != phase::stream) return;
+  auto& p = *stream_parser_;
+  char* const chunk = stream_chunk_.get();
+  while (!p.is_done() && buffer_.size() > 0) {
+    auto& b = p.get().body();
+    b.data = chunk;
+    b.size = stream_chunk_bytes;
+    b.more = true;
+    error_code ec;
+    const std::size_t used = p.put(buffer_.data(), ec);
+    buffer_.consume(used);
+    const std::size_t n = stream_chunk_bytes - b.size;
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec && ec != http::error::need_more) return on_stream_error(ec);
+    if (n > 0) return deliver_body({}, std::string_view(chunk, n));
+    if (ec == http::error::need_more || used == 0) break;
+  }
+  if (p.is_done()) {
+    // The body is consumed: the connection may parse the next pipelined request.
+    stream_end_ = true;
+    stream_parser_.reset();
+    phase_ = phase::idle;
+    deliver_body({}, {});
+    return do_read();
+  }
+  stream_wait_start_ = loop_.now();
+  watch(stream_wait_start_ + owner_.options().request_timeout);
+  do_read();
+}
+
+// Runs the pending read's callback on a later loop turn (never inside read()).
+void http_session::deliver_body(error_code ec, std::string_view chunk) {
+  auto done = std::move(stream_read_);
+  stream_read_ = nullptr;
+  if (!done) return;
+  net::post(socket_.get_executor(),
+            [self = shared_from_this(), done = std::move(done), ec, chunk] { done(ec, chunk); });
+}
+
+// Malformed framing or a body over the route's limit: the session answers (400/413) in the
+// handler's place, the reader gets the error, and the connection closes after the answer.
+void http_session::on_stream_error(error_code ec) {
+  stream_ec_ = ec;
+  exchange* x = find(stream_seq_);
+  if (x != nullptr && x->st == exchange::state::handling) {
+    if (ec == http::error::body_limit) {
+      reject(x, http::status::payload_too_large, "payload_too_large",
+             "request body exceeds " + std::to_string(body_limit(*x->route_ptr)) + " bytes");
+    } else {
+      reject(x, http::status::bad_request, "bad_request", "malformed request body: " + ec.message());
+    }
+  } else {
+    do_close();
+  }
+  abort_stream(ec);
+}
+
+// Ends the streamed body for good: the pending read (if any) gets `ec` (or what failed it).
+void http_session::abort_stream(error_code ec) {
+  if (!stream_ec_ && !stream_end_) stream_ec_ = ec;
+  continue_wanted_ = false;
+  continue_pending_ = false;
+  stream_parser_.reset();
+  if (stream_read_) deliver_body(stream_ec_ ? stream_ec_ : ec, {});
+}
+
 // ---------------------------------------------------------------------------------------
 // Responders
 
@@ -381,6 +524,15 @@ void http_session::complete(std::uint64_t seq, response&& res) {
   exchange* x = find(seq);
   if (x == nullptr || x->st != exchange::state::handling) return;
   finish(*x, std::move(res));
+}
+
+void http_session::complete_streamed(std::uint64_t seq, response_header&& header,
+                                     std::unique_ptr<body_writer> body) {
+  if (closed_ || lingering_) return;
+  exchange* x = find(seq);
+  if (x == nullptr || x->st != exchange::state::handling) return;
+  x->writer = std::move(body);
+  finish(*x, response(std::move(header)));
 }
 
 void http_session::abandon(std::uint64_t seq) {
@@ -415,14 +567,33 @@ void http_session::finish(exchange& x, response&& res) {
   res.version(x.version);
   res.set(http::field::server, server_header());
   res.set(http::field::date, owner_.dates().get());
-  const unsigned status = res.result_int();
+  unsigned status = res.result_int();
   const bool bodiless_status = status / 100 == 1 || status == 204 || status == 304;
+  const bool framed = res.chunked() || res.find(http::field::content_length) != res.end();
+  if (x.writer && !bodiless_status && !framed) {
+    spdlog::error("streamed response to {} has neither Content-Length nor chunked", x.target);
+    x.writer.reset();
+    res = error_response(http::status::internal_server_error, "internal_error",
+                         "the handler produced an unframed streamed response");
+    res.version(x.version);
+    res.set(http::field::server, server_header());
+    res.set(http::field::date, owner_.dates().get());
+    status = res.result_int();
+  }
   if (!bodiless_status && !res.chunked() && res.find(http::field::content_length) == res.end()) {
     res.content_length(res.body().size());
   }
   if (x.head || bodiless_status) {
-    if (res.chunked()) res.chunked(false);
+    // HEAD of a streamed chunked body keeps its Transfer-Encoding, without the last chunk.
+    x.header_only = x.writer != nullptr && res.chunked();
+    if (res.chunked() && !x.header_only) res.chunked(false);
     res.body().clear();
+    x.writer.reset();  // HEAD, 1xx, 204, 304: the header says it all
+  }
+  if (phase_ == phase::stream && x.seq == stream_seq_) {
+    // Answered before its body was read to the end: the rest is never read; close after.
+    x.keep_alive = false;
+    stop_reading_requests();
   }
   x.status = status;
   x.body_bytes = res.body().size();
@@ -433,10 +604,13 @@ void http_session::finish(exchange& x, response&& res) {
 }
 
 void http_session::do_write() {
-  if (writing_ || closed_ || lingering_ || count_ == 0) return;
+  if (writing_ || streaming_ || closed_ || lingering_ || count_ == 0) return;
   exchange& first = at(0);
   if (first.st == exchange::state::reading && phase_ == phase::continue_wait && count_ == 1) {
     return do_write_continue();
+  }
+  if (continue_pending_ && first.seq == stream_seq_ && first.st == exchange::state::handling) {
+    return do_write_continue();  // every earlier response is out: the 100 is next
   }
   if (first.st != exchange::state::ready) return;
 
@@ -453,7 +627,7 @@ void http_session::do_write() {
     x.res.keep_alive(x.keep_alive);
     gather(x);
     ++batch_;
-    if (!x.keep_alive) break;
+    if (!x.keep_alive || x.writer) break;  // a streamed body follows its header alone
   }
   // out_ may have moved while growing: point the copied pieces at its final storage.
   for (const piece& p : pieces_) {
@@ -470,6 +644,7 @@ void http_session::do_write() {
 // (one write for many pipelined responses), large ones are referenced in place.
 void http_session::gather(exchange& x) {
   auto& sr = x.serializer.emplace(x.res);
+  sr.split(x.writer != nullptr || x.header_only);  // header only: the writer sends the body
   x.write_bytes = 0;
   x.st = exchange::state::writing;
   error_code ec;
@@ -491,32 +666,71 @@ void http_session::on_write(error_code ec, std::size_t) {
   writing_ = false;
   if (closed_) return;
   if (ec) return fail(ec, "write");
-  const server_options& opt = owner_.options();
-  const bool log = opt.access_log != nullptr;
   for (std::size_t i = 0; i < batch_; ++i) {
     exchange& x = at(0);
     x.serializer->consume(x.write_bytes);
-    if (!x.serializer->is_done()) {
+    if (x.writer) {
+      if (!x.serializer->is_header_done()) break;
+      return start_body_write(x);
+    }
+    if (!(x.header_only ? x.serializer->is_header_done() : x.serializer->is_done())) {
       spdlog::error("response to {} not fully serialized in one pass", x.target);
       return do_close();
     }
-    ++owner_.stats().responses;
-    if (log) {
-      access_entry e{remote_, x.method_text, x.target, x.version, x.status, x.body_bytes,
-                     loop_.now() - x.start};
-      opt.access_log->info(format_access_line(e, std::time(nullptr)));
-    }
-    const bool keep = x.keep_alive;
-    pop_exchange();
-    if (!keep) return do_graceful_close();
+    if (!retire_head()) return do_graceful_close();
   }
   batch_ = 0;
+  resume_after_write();
+}
+
+// Counts and logs the response at the head of the queue, which is fully written, and pops
+// it. Returns its keep-alive.
+bool http_session::retire_head() {
+  exchange& x = at(0);
+  ++owner_.stats().responses;
+  const server_options& opt = owner_.options();
+  if (opt.access_log) {
+    access_entry e{remote_, x.method_text, x.target, x.version, x.status, x.body_bytes,
+                   loop_.now() - x.start};
+    opt.access_log->info(format_access_line(e, std::time(nullptr)));
+  }
+  const bool keep = x.keep_alive;
+  pop_exchange();
+  return keep;
+}
+
+void http_session::resume_after_write() {
   if (count_ == 0 && !accepting_requests_ && phase_ == phase::idle) {
     return do_graceful_close();
   }
   do_write();
   if (count_ == 0 && reading_ && phase_ == phase::idle) enter_idle();
   do_read();
+}
+
+// The header of a streamed response is out: the socket is the writer's until it calls back.
+void http_session::start_body_write(exchange& x) {
+  batch_ = 0;
+  streaming_ = true;
+  body_writer_ = std::move(x.writer);
+  body_writer_->async_write(
+      socket_, beast::bind_front_handler(&http_session::on_body_written, shared_from_this()));
+}
+
+void http_session::on_body_written(error_code ec, std::uint64_t bytes) {
+  streaming_ = false;
+  body_writer_.reset();
+  if (closed_) return;
+  exchange& x = at(0);
+  x.body_bytes = bytes;
+  if (ec) {
+    // The header promised a body that cannot be completed: only closing tells the client.
+    spdlog::warn("response body for {}:{} {} aborted after {} bytes: {}",
+                 remote_.address().to_string(), remote_.port(), x.target, bytes, ec.message());
+    return do_close();
+  }
+  if (!retire_head()) return do_graceful_close();
+  resume_after_write();
 }
 
 void http_session::do_write_continue() {
@@ -532,6 +746,11 @@ void http_session::on_write_continue(error_code ec, std::size_t) {
   writing_ = false;
   if (closed_) return;
   if (ec) return fail(ec, "write");
+  if (continue_pending_) {  // a streamed body's first read() asked for it
+    continue_pending_ = false;
+    do_write();
+    return pump_body();
+  }
   if (phase_ != phase::continue_wait) return do_write();  // rejected meanwhile (timeout)
   phase_ = phase::body;
   parse();
@@ -546,6 +765,7 @@ void http_session::on_write_continue(error_code ec, std::size_t) {
 void http_session::do_graceful_close() {
   if (closed_ || lingering_) return;
   lingering_ = true;
+  abort_stream(net::error::operation_aborted);
   cancel_pending();
   error_code ec;
   socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
@@ -571,6 +791,7 @@ void http_session::do_close() {
   handle_.reset();
   header_parser_.reset();
   body_parser_.reset();
+  abort_stream(net::error::operation_aborted);
   cancel_pending();
   owner_.detach(*this);
 }
@@ -630,7 +851,25 @@ void http_session::on_watch(error_code ec) {
     spdlog::debug("connection {}: write timed out", remote_.port());
     return do_close();
   }
-  if (!lingering_ && phase_ != phase::idle && check(request_start_ + opt.request_timeout)) {
+  if (!lingering_ && phase_ == phase::stream) {
+    if (reading_ && check(stream_wait_start_ + opt.request_timeout)) {
+      // No byte of the streamed body for a whole request timeout: 408 if the handler has not
+      // answered yet, and the reader gets timed_out.
+      ++owner_.stats().request_timeouts;
+      stream_ec_ = net::error::timed_out;
+      exchange* x = find(stream_seq_);
+      if (x != nullptr && x->st == exchange::state::handling) {
+        reject(x, http::status::request_timeout, "request_timeout",
+               "no byte of the request body for " + std::to_string(opt.request_timeout.count()) +
+                   " ms");
+      } else {
+        do_close();
+      }
+      abort_stream(net::error::timed_out);
+      return;
+    }
+  } else if (!lingering_ && phase_ != phase::idle &&
+             check(request_start_ + opt.request_timeout)) {
     // Slowloris: the request did not arrive in time. 408 after whatever is queued, then close.
     ++owner_.stats().request_timeouts;
     exchange* x = phase_ == phase::header ? nullptr : &back();
@@ -675,6 +914,7 @@ http_session::exchange& http_session::push_exchange() {
 void http_session::pop_exchange() noexcept {
   exchange& x = at(0);
   x.serializer.reset();
+  x.writer.reset();
   x.req = {};
   x.res = {};
   head_ = (head_ + 1) % ring_.size();

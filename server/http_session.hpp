@@ -3,22 +3,33 @@
 //
 // Reading: a request is parsed header first (request_parser<empty_body>); the route and the
 // limits are checked before any body byte is read (404/405/413/414/417/431 and
-// 100-continue are decided there); then the body, if any, is parsed into a string_body.
-// Several requests may be in flight (pipelining): each gets an `exchange` in an in-order
-// queue of at most --max-pipeline entries; reading pauses while the queue is full.
+// 100-continue are decided there); then the body, if any, is parsed into a string_body
+// (body_mode::buffered), or handed to the handler as a pull-style body_reader
+// (body_mode::streamed, server/body_reader.hpp): a request_parser<buffer_body> fills one
+// 64 KiB chunk buffer per read() and the socket is read only while a read() is pending, so
+// an upload is paced by its handler. Several requests may be in flight (pipelining): each
+// gets an `exchange` in an in-order queue of at most --max-pipeline entries; reading pauses
+// while the queue is full and while a streamed body is not consumed.
 //
 // Writing: responses leave in request order; the ready ones at the head of the queue go out
-// in one gathered write.
+// in one gathered write. A streamed response (responder::send(header, body_writer)) ends a
+// gathered write: once its header is written the socket belongs to the body_writer (which
+// paces itself by the socket's writability) until it calls back; then the queue resumes,
+// or on error the connection closes.
 //
 // Time: one lazily re-armed timer per connection enforces the idle timeout (no byte of a
-// next request), the request timeout (whole request, from its first byte; 408 then close),
-// the write timeout and the linger deadline — no timer operation per request on the hot path.
+// next request), the request timeout (from a request's first byte to the end of its header,
+// and of its body when buffered; 408 then close), the progress timeout of a streamed body's
+// socket reads (same budget per read), the write timeout (one gathered write; streamed
+// bodies use their writer's stall timeout) and the linger deadline — no timer operation per
+// request on the hot path.
 //
 // Loop thread only. Lifetime: shared_ptr, held by pending I/O and by responders; a closed
 // session ignores late responders.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/serializer.hpp>
@@ -31,6 +42,8 @@
 #include <vector>
 
 #include "runtime/loop/event_loop.hpp"
+#include "server/body_reader.hpp"
+#include "server/body_writer.hpp"
 #include "server/handler.hpp"
 #include "server/responder.hpp"
 
@@ -41,6 +54,7 @@ struct route;
 
 class http_session final
     : public detail::exchange_sink,
+      public detail::body_source,
       public std::enable_shared_from_this<http_session>,
       public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
  public:
@@ -57,6 +71,10 @@ class http_session final
   void abandon(std::uint64_t seq) override;
   bool alive(std::uint64_t seq) const noexcept override;
   void set_cancel(std::uint64_t seq, std::function<void()> cb) override;
+  void complete_streamed(std::uint64_t seq, response_header&& header,
+                         std::unique_ptr<body_writer> body) override;
+  // detail::body_source (what body readers call)
+  void read_body(std::uint64_t seq, body_reader::read_handler done) override;
 
  private:
   using time_point = runtime::loop::time_point;
@@ -66,6 +84,7 @@ class http_session final
     header,         // reading a request header
     continue_wait,  // header read, "100 Continue" queued
     body,           // reading a request body
+    stream,         // a streamed body, read when its handler asks
   };
 
   // reading
@@ -78,7 +97,13 @@ class http_session final
   void on_body();
   void on_parse_error(boost::system::error_code ec);
   void on_peer_eof();
-  void dispatch(exchange& x);
+  void dispatch(exchange& x, body_reader* body = nullptr);
+  std::uint64_t body_limit(const route& r) const noexcept;
+  void start_stream(exchange& x, bool has_body, bool want_continue, std::uint64_t limit);
+  void pump_body();
+  void deliver_body(boost::system::error_code ec, std::string_view chunk);
+  void on_stream_error(boost::system::error_code ec);
+  void abort_stream(boost::system::error_code ec);
   void reject(exchange* x, http::status status, std::string_view error, std::string_view detail,
               std::string_view allow = {}, bool keep_connection = false);
   void stop_reading_requests();
@@ -90,6 +115,10 @@ class http_session final
   void do_write_continue();
   void on_write_continue(boost::system::error_code ec, std::size_t bytes);
   void gather(exchange& x);
+  bool retire_head();
+  void resume_after_write();
+  void start_body_write(exchange& x);
+  void on_body_written(boost::system::error_code ec, std::uint64_t bytes);
 
   // closing
   void do_graceful_close();
@@ -119,6 +148,21 @@ class http_session final
 
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> body_parser_;
+
+  // The streamed request body (phase::stream): at most one per connection, the last exchange.
+  std::optional<http::request_parser<http::buffer_body>> stream_parser_;
+  std::unique_ptr<char[]> stream_chunk_;   // the chunk buffer handed to read() callbacks
+  body_reader::read_handler stream_read_;  // the pending read()
+  std::uint64_t stream_seq_ = 0;           // the exchange whose body it is
+  boost::system::error_code stream_ec_;    // sticky: every later read() gets it
+  bool stream_end_ = false;                // the body was read to its end
+  bool continue_wanted_ = false;           // "Expect: 100-continue", not yet asked for
+  bool continue_pending_ = false;          // asked for by read(): the 100 goes out next
+  time_point stream_wait_start_{};         // when the outstanding body read started
+
+  // The streamed response body being written (the socket is the writer's meanwhile).
+  std::unique_ptr<body_writer> body_writer_;
+  bool streaming_ = false;
   phase phase_ = phase::idle;
   bool reading_ = false;           // a read is outstanding
   bool writing_ = false;           // a write is outstanding

@@ -1,5 +1,7 @@
 #include "server/responder.hpp"
 
+#include "server/body_writer.hpp"
+
 namespace nodus::server {
 
 responder& responder::operator=(responder&& other) noexcept {
@@ -19,6 +21,12 @@ void responder::send(response&& res) {
   if (!sink_) return;
   auto sink = std::move(sink_);
   sink->complete(seq_, std::move(res));
+}
+
+void responder::send(response_header&& header, std::unique_ptr<body_writer> body) {
+  if (!sink_) return;
+  auto sink = std::move(sink_);
+  sink->complete_streamed(seq_, std::move(header), std::move(body));
 }
 
 bool responder::connection_alive() const noexcept { return sink_ && sink_->alive(seq_); }

@@ -5,6 +5,7 @@
 // request order whatever order handlers finish in. If the connection is gone, send() is a
 // harmless no-op. A responder destroyed without send() answers 500, so a request is never
 // left hanging by a handler bug.
+#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -15,6 +16,8 @@
 namespace nodus::server {
 
 using response = boost::beast::http::response<boost::beast::http::string_body>;
+using response_header = boost::beast::http::response_header<>;
+class body_writer;  // server/body_writer.hpp
 
 namespace detail {
 // Implemented by the connection that owns the exchange. Called on its loop thread only.
@@ -22,6 +25,8 @@ class exchange_sink {
  public:
   virtual ~exchange_sink() = default;
   virtual void complete(std::uint64_t seq, response&& res) = 0;
+  virtual void complete_streamed(std::uint64_t seq, response_header&& header,
+                                 std::unique_ptr<body_writer> body) = 0;
   virtual void abandon(std::uint64_t seq) = 0;  // the responder died unused
   virtual bool alive(std::uint64_t seq) const noexcept = 0;
   virtual void set_cancel(std::uint64_t seq, std::function<void()> cb) = 0;
@@ -43,11 +48,13 @@ class responder {
   // set Content-Length or chunked) Content-Length; for HEAD it drops the body.
   void send(response&& res);
 
-  // Planned (streaming responses: sendfile file bodies, chunked generated bodies):
-  //   void send(http::response_header<>&& header, std::unique_ptr<body_writer> body);
-  // where body_writer::async_write(tcp::socket&, done(ec, bytes)) owns the pacing. The
-  // session writes the header through the same in-order queue (a streamed exchange ends a
-  // gathered write), hands the socket to the writer, and resumes the queue in `done`.
+  // Answers with a streamed body (server/body_writer.hpp: sendfile file bodies, chunked
+  // generated bodies). The header must carry Content-Length or Transfer-Encoding: chunked.
+  // The session writes the header through the same in-order queue (a streamed exchange ends
+  // a gathered write), hands the socket to `body` (which owns the pacing), and resumes the
+  // queue when it is done; a writer error closes the connection. HEAD, 1xx, 204 and 304
+  // send the header only (the writer is dropped unused).
+  void send(response_header&& header, std::unique_ptr<body_writer> body);
 
   // False once the client has disconnected (or the response was already sent).
   bool connection_alive() const noexcept;

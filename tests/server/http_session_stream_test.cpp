@@ -1,0 +1,309 @@
+// Streaming through http_session over a real socket: streamed request bodies (body_reader:
+// Content-Length and chunked, 100-continue, route limits, backpressure, disconnects) and
+// streamed responses (body_writer: chunked generator, sendfile file body, writer errors).
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "server/body_writer.hpp"
+#include "server/loop_server.hpp"
+#include "tests/integration/http_client.hpp"
+#include "tests/server/test_server.hpp"
+
+using namespace nodus::testing;
+using namespace nodus::server;
+
+namespace {
+
+std::uint64_t fnv1a(std::uint64_t h, std::string_view data) {
+  for (const unsigned char c : data) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+constexpr std::uint64_t fnv_init = 14695981039346656037ull;
+
+response text(std::string body) {
+  response res{http::status::ok, 11};
+  res.set(http::field::content_type, "text/plain");
+  res.body() = std::move(body);
+  return res;
+}
+
+// Reads a body to its end, then answers "<bytes> <fnv1a> <largest chunk>".
+struct body_counter : std::enable_shared_from_this<body_counter> {
+  body_reader reader;
+  responder res;
+  std::uint64_t bytes = 0, hash = fnv_init;
+  std::size_t largest = 0;
+  std::function<void(boost::system::error_code)> on_error;
+  void next() {
+    reader.read([self = shared_from_this()](boost::system::error_code ec, std::string_view chunk) {
+      if (ec) {
+        if (self->on_error) self->on_error(ec);
+        return;
+      }
+      if (chunk.empty()) {
+        return self->res.send(text(std::to_string(self->bytes) + " " + std::to_string(self->hash) +
+                                   " " + std::to_string(self->largest)));
+      }
+      self->bytes += chunk.size();
+      self->hash = fnv1a(self->hash, chunk);
+      self->largest = std::max(self->largest, chunk.size());
+      self->next();
+    });
+  }
+};
+
+// State shared with the /pause route (loop thread only, except the atomics).
+struct pause_state {
+  std::shared_ptr<body_counter> parked;  // read one chunk, then waits
+  std::atomic<std::uint64_t> bytes_seen{0};
+  std::atomic<bool> cancelled{false};
+  std::atomic<int> read_error{0};
+};
+
+void add_stream_routes(router& r, pause_state* pause = nullptr) {
+  const auto count = [](request&, const request_context& ctx, responder res) {
+    auto c = std::make_shared<body_counter>();
+    c->reader = std::move(*ctx.body);
+    c->res = std::move(res);
+    c->next();
+  };
+  r.add("/count", {http::verb::post}, count, {body_mode::streamed});
+  r.add("/count-big", {http::verb::post}, count, {body_mode::streamed, 8u << 20});
+  r.add("/count-small", {http::verb::post}, count, {body_mode::streamed, 100});
+  r.add("/hello", {http::verb::get},
+        [](request&, const request_context&, responder res) { res.send(text("hello")); });
+  // /gen?n=N: N chunks of 1000 bytes ('a' + i % 26) from a chunked_body_writer.
+  r.add("/gen", {http::verb::get}, [](request& req, const request_context&, responder res) {
+    const std::string target(req.target());
+    const int n = std::stoi(target.substr(target.find('=') + 1));
+    response_header h;
+    h.result(http::status::ok);
+    h.set(http::field::content_type, "text/plain");
+    h.set(http::field::transfer_encoding, "chunked");
+    res.send(std::move(h), std::make_unique<chunked_body_writer>([i = 0, n](std::string& out) mutable {
+      if (i == n) return false;
+      out.assign(1000, static_cast<char>('a' + i++ % 26));
+      return true;
+    }));
+  });
+  // /file?path=P&extra=E: P with sendfile, Content-Length claiming E bytes more than it has.
+  r.add("/file", {http::verb::get}, [](request& req, const request_context&, responder res) {
+    const std::string target(req.target());
+    const auto amp = target.find('&');
+    const std::string path = target.substr(target.find('=') + 1, amp - target.find('=') - 1);
+    const std::uint64_t extra = std::stoull(target.substr(target.rfind('=') + 1));
+    nodus::server::files::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    ::fstat(fd.get(), &st);
+    const auto length = static_cast<std::uint64_t>(st.st_size) + extra;
+    response_header h;
+    h.result(http::status::ok);
+    h.set(http::field::content_length, std::to_string(length));
+    res.send(std::move(h), std::make_unique<file_body_writer>(std::move(fd), 0, length));
+  });
+  if (pause != nullptr) {
+    r.add("/pause", {http::verb::post}, [pause](request&, const request_context& ctx, responder res) {
+      auto c = std::make_shared<body_counter>();
+      c->reader = std::move(*ctx.body);
+      c->res = std::move(res);
+      c->res.on_cancel([pause] { pause->cancelled = true; });
+      c->on_error = [pause](boost::system::error_code ec) { pause->read_error = ec ? ec.value() : 0; };
+      pause->parked = c;
+      c->reader.read([pause, c](boost::system::error_code ec, std::string_view chunk) {
+        if (ec) return c->on_error(ec);
+        c->bytes += chunk.size();
+        c->hash = fnv1a(c->hash, chunk);
+        pause->bytes_seen = c->bytes;
+      });
+    }, {body_mode::streamed, std::numeric_limits<std::uint64_t>::max()});
+  }
+}
+
+server_options stream_options() {
+  server_options o;
+  o.max_body = 4u << 20;
+  o.idle_timeout = std::chrono::seconds(30);
+  o.request_timeout = std::chrono::seconds(30);
+  o.shutdown_timeout = std::chrono::seconds(20);
+  return o;
+}
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
+  return s;
+}
+
+std::string expected_count(std::string_view body, std::size_t largest) {
+  return std::to_string(body.size()) + " " + std::to_string(fnv1a(fnv_init, body)) + " " +
+         std::to_string(largest);
+}
+
+}  // namespace
+
+TEST_CASE("stream body: Content-Length and chunked bodies arrive whole, in bounded chunks",
+          "[server][session][stream]") {
+  test_server s(stream_options(), [](router& r) { add_stream_routes(r); });
+  http_client c(s.port());
+  const std::string body = pattern(300000);
+  // Content-Length, with a pipelined request behind it: parsed only after the body.
+  REQUIRE(!c.write("POST /count HTTP/1.1\r\nHost: t\r\nContent-Length: 300000\r\n\r\n" + body +
+                   "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  CHECK(c.read().body() == expected_count(body, 65536));
+  CHECK(c.read().body() == "hello");
+  // Chunked, chunks of odd sizes, over the same connection.
+  std::string chunked = "POST /count HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::size_t at = 0;
+  for (std::size_t n : {1u, 7u, 70000u, 100000u, 129992u}) {
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", n);
+    chunked += size + body.substr(at, n) + "\r\n";
+    at += n;
+  }
+  chunked += "0\r\n\r\n";
+  REQUIRE(!c.write(chunked));
+  const auto res = c.read();
+  CHECK(res.result_int() == 200);
+  CHECK(res.body().substr(0, res.body().rfind(' ')) ==
+        expected_count(body, 0).substr(0, expected_count(body, 0).rfind(' ')));
+  CHECK(std::stoul(res.body().substr(res.body().rfind(' ') + 1)) <= 65536);
+  // No body at all: the reader reports the end at once.
+  CHECK(c.request(http::verb::post, "/count").body() == "0 " + std::to_string(fnv_init) + " 0");
+}
+
+TEST_CASE("stream body: 100-continue is sent when the handler reads", "[server][session][stream]") {
+  test_server s(stream_options(), [](router& r) { add_stream_routes(r); });
+  const std::string file = "/tmp/nodus_stream_test_" + std::to_string(::getpid()) + ".bin";
+  std::ofstream(file, std::ios::binary) << pattern(3u << 20);
+  const auto r = curl("-o - --max-time 10 --expect100-timeout 30 --data-binary @" + file + " " +
+                      url(s.port(), "/count"));
+  std::remove(file.c_str());
+  CHECK(r.out.starts_with(std::to_string(3u << 20) + " "));
+}
+
+TEST_CASE("stream body: the route's max_body overrides the server's", "[server][session][stream]") {
+  test_server s(stream_options(), [](router& r) { add_stream_routes(r); });
+  const std::string big = pattern(6u << 20);  // above --max-body (4 MiB), below /count-big's 8
+  http_client c(s.port());
+  REQUIRE(!c.write("POST /count-big HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                   std::to_string(big.size()) + "\r\n\r\n" + big));
+  CHECK(c.read().body() == expected_count(big, 65536));
+  REQUIRE(!c.write("POST /count HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                   std::to_string(big.size()) + "\r\n\r\n"));
+  CHECK(c.read().result_int() == 413);  // the server default applies to /count
+
+  http_client small(s.port());
+  REQUIRE(!small.write("POST /count-small HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n"));
+  CHECK(small.read().result_int() == 413);
+  http_client chunked(s.port());
+  REQUIRE(!chunked.write("POST /count-small HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "40\r\n" + std::string(64, 'x') + "\r\n40\r\n" + std::string(64, 'y') +
+                         "\r\n0\r\n\r\n"));
+  const auto res = chunked.read();
+  CHECK(res.result_int() == 413);
+  CHECK(res.body().find("100 bytes") != std::string::npos);
+  CHECK(chunked.read_until_closed(5s).closed);
+}
+
+TEST_CASE("stream body: a handler that stops reading stops the upload (backpressure)",
+          "[server][session][stream]") {
+  pause_state pause;
+  test_server s(stream_options(), [&](router& r) { add_stream_routes(r, &pause); });
+  constexpr std::size_t total = 64u << 20;
+  const std::string body = pattern(total);
+  http_client c(s.port());
+  REQUIRE(!c.write("POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(total) +
+                   "\r\n\r\n"));
+  // Write without blocking until the kernel buffers are full: the server does not read.
+  auto& sock = c.socket();
+  sock.non_blocking(true);
+  std::size_t written = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::size_t stalled_polls = 0;
+  while (written < total && stalled_polls < 50 && std::chrono::steady_clock::now() < deadline) {
+    boost::system::error_code ec;
+    const std::size_t n = sock.write_some(net::buffer(body.data() + written, total - written), ec);
+    written += n;
+    if (ec == net::error::would_block) {
+      ++stalled_polls;  // 50 polls over 0.5 s without progress: the pipe is full
+      std::this_thread::sleep_for(10ms);
+    } else {
+      REQUIRE(!ec);
+      stalled_polls = 0;
+    }
+  }
+  INFO("bytes accepted by the kernel before the writer blocked: " << written);
+  CHECK(written < total / 2);  // kernel buffers (a few MiB), not the server, took them
+  CHECK(pause.bytes_seen.load() <= 65536);  // one read() → at most one chunk
+  // Resume: the handler reads the rest.
+  on_loop(s, [&](loop_server&) { pause.parked->next(); });
+  sock.non_blocking(false);
+  REQUIRE(!c.write(std::string_view(body).substr(written), 30s));
+  const auto res = c.read(false, 30s);
+  CHECK(res.body() == expected_count(body, 65536));
+  on_loop(s, [&](loop_server&) { pause.parked.reset(); });
+}
+
+TEST_CASE("stream body: a client gone mid-body fails the read and cancels the responder",
+          "[server][session][stream]") {
+  pause_state pause;
+  test_server s(stream_options(), [&](router& r) { add_stream_routes(r, &pause); });
+  {
+    http_client c(s.port());
+    REQUIRE(!c.write("POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n" +
+                     std::string(1000, 'z')));
+    REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
+    on_loop(s, [&](loop_server&) { pause.parked->next(); });  // a read is pending
+  }  // disconnect
+  CHECK(eventually([&] { return pause.cancelled.load(); }));
+  CHECK(eventually([&] { return pause.read_error.load() != 0; }));
+  on_loop(s, [&](loop_server&) { pause.parked.reset(); });
+  http_client c(s.port());
+  CHECK(c.get("/hello").body() == "hello");
+}
+
+TEST_CASE("stream response: chunked generator, then the queue resumes", "[server][session][stream]") {
+  test_server s(stream_options(), [](router& r) { add_stream_routes(r); });
+  http_client c(s.port());
+  REQUIRE(!c.write("GET /gen?n=30 HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "HEAD /gen?n=5 HTTP/1.1\r\nHost: t\r\n\r\nGET /gen?n=0 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto gen = c.read();
+  CHECK(gen[http::field::transfer_encoding] == "chunked");
+  std::string expected;
+  for (int i = 0; i < 30; ++i) expected += std::string(1000, static_cast<char>('a' + i % 26));
+  CHECK(gen.body() == expected);
+  CHECK(c.read().body() == "hello");
+  const auto head = c.read(true);
+  CHECK(head.result_int() == 200);
+  CHECK(head.body().empty());
+  CHECK(c.read().body().empty());  // zero chunks: just the last chunk
+  CHECK(c.get("/hello").body() == "hello");
+}
+
+TEST_CASE("stream response: a sendfile body; a short file closes the connection",
+          "[server][session][stream]") {
+  test_server s(stream_options(), [](router& r) { add_stream_routes(r); });
+  const std::string file = "/tmp/nodus_stream_file_" + std::to_string(::getpid()) + ".bin";
+  const std::string data = pattern(3u << 20);
+  std::ofstream(file, std::ios::binary) << data;
+  http_client c(s.port());
+  REQUIRE(!c.write("GET /file?path=" + file + "&extra=0 HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  CHECK(c.read().body() == data);
+  CHECK(c.read().body() == "hello");
+
+  http_client short_file(s.port());
+  REQUIRE(!short_file.write("GET /file?path=" + file + "&extra=10 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto rest = short_file.read_until_closed(10s);
+  CHECK(rest.closed);
+  CHECK(rest.data.size() < data.size() + 10 + 1000);  // header + the bytes the file had
+  std::remove(file.c_str());
+  CHECK(c.get("/hello").body() == "hello");  // the server keeps serving
+}
