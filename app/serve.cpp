@@ -19,6 +19,7 @@
 
 #include "handlers/basic.hpp"
 #include "handlers/debug_loop.hpp"
+#include "handlers/files.hpp"
 #include "handlers/isolates.hpp"
 #include "handlers/workers.hpp"
 #include "runtime/heap/heap.hpp"
@@ -165,6 +166,7 @@ int serve(const config::config& cfg, std::shared_ptr<spdlog::logger> access_log)
   handlers::isolate_registry isolates(loops);
   server::router routes;
   handlers::register_basic(routes, cfg);
+  handlers::register_files(routes, cfg);  // /files/, the site at /, /stream
   handlers::register_debug_loop(routes, isolates);
   handlers::register_workers(routes, pool, cfg);
 

@@ -2,9 +2,6 @@
 
 #include <boost/beast/http/field.hpp>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "server/error_response.hpp"
@@ -18,22 +15,6 @@ using server::responder;
 using server::response;
 
 namespace {
-
-// Plain synchronous file I/O on the loop thread; the files handler (sendfile streaming)
-// replaces this for the index page.
-void index_page(const std::filesystem::path& file, responder res) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    return res.send(server::error_response(http::status::not_found, "not_found",
-                                           "index.html is missing from the root directory"));
-  }
-  std::ostringstream body;
-  body << in.rdbuf();
-  response out{http::status::ok, 11};
-  out.set(http::field::content_type, "text/html; charset=utf-8");
-  out.body() = std::move(body).str();
-  res.send(std::move(out));
-}
 
 void health(const request_context& ctx, responder res) {
   response out{http::status::ok, 11};
@@ -53,12 +34,7 @@ void hello(responder res) {
 
 }  // namespace
 
-void register_basic(server::router& routes, const config::config& cfg) {
-  const std::filesystem::path index = std::filesystem::path(cfg.root) / "index.html";
-  routes.add("/", {http::verb::get},
-             [index](request&, const request_context&, responder res) {
-               index_page(index, std::move(res));
-             });
+void register_basic(server::router& routes, const config::config&) {
   routes.add("/health", {http::verb::get},
              [](request&, const request_context& ctx, responder res) {
                health(ctx, std::move(res));

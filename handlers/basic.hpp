@@ -1,6 +1,5 @@
 #pragma once
-// The basic endpoints:
-//   GET /        the bundled index page (<root>/index.html)
+// The basic endpoints (the bundled site at / is served by handlers/files.hpp):
 //   GET /health  {"status":"ok"}; the X-Nodus-Loop header names the loop that answered
 //   GET /hello   "Hello, World!" (text/plain): the plaintext benchmark endpoint
 #include "config/config.hpp"
