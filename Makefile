@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 # ccache keys on paths relative to the checkout, so a fresh clone reuses earlier objects.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all deps build run test test-deps test-asan test-tsan loadtest clean
+.PHONY: all deps build run test test-deps heap-asan test-asan test-tsan loadtest clean
 
 all: build
 
@@ -28,6 +28,15 @@ test-deps:
 
 test: test-deps build
 	@ctest --preset $(PRESET) -j $(JOBS)
+	@$(MAKE) --no-print-directory heap-asan
+
+# The managed heap's suite (incl. the model-based property test, fewer seeds) under
+# AddressSanitizer + UBSan: memory errors in a GC hide easily, so CI runs this too.
+heap-asan:
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS) --target heap_test
+	@NODUS_TEST_SCALE=small ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./build/asan/tests/runtime/heap/heap_test
 
 test-asan:
 	@$(MAKE) test PRESET=asan
