@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
+#include <utility>
 #include <optional>
 #include <string>
 #include <vector>
@@ -158,28 +160,101 @@ void hash_file(const request& req, const request_context& ctx, responder res,
 
 // --- POST /hash -----------------------------------------------------------------------
 
-struct body_hash_result {
-  std::vector<std::uint8_t> digest;
-  std::uint64_t bytes = 0;
+// The body arrives in socket-sized pieces (<= 64 KiB); they are gathered into batches of this
+// size before going to the pool, so the loop round trip per job stays small next to the
+// hashing. Memory per upload: two batches (one being hashed, one being filled).
+constexpr std::size_t body_batch_bytes = 1u << 20;
+
+struct batch_result {
+  std::optional<hasher> h;  // always handed back: the loop finishes or feeds it again
+  std::string buffer;       // the batch's storage, for reuse
 };
 
-// INTERIM (until body_mode::streamed lands in server/): the body is buffered by the session
-// (so it is bounded by --max-body) and hashed by one pool job.
+// One upload. Loop thread only, except `h` and the batch buffer, which belong to the job
+// while one runs (job_running): the pool's queue hand-off orders those accesses.
+struct body_hash {
+  body_hash(server::body_reader b, responder r, const workers_env& e, runtime::loop::event_loop& l,
+            digest_request d)
+      : body(std::move(b)), pending(std::make_shared<pending_request>(std::move(r))), env(e), loop(l),
+        want(d), h(std::in_place, d.alg) {
+    filling.reserve(body_batch_bytes);
+  }
+  server::body_reader body;
+  std::shared_ptr<pending_request> pending;
+  const workers_env& env;
+  runtime::loop::event_loop& loop;
+  digest_request want;
+  std::optional<hasher> h;  // empty while a job has it
+  std::string filling;      // bytes read, not yet hashed
+  std::string spare;        // the last batch's buffer, back from the pool
+  bool reading = false;
+  bool job_running = false;
+  bool body_done = false;
+  bool stopped = false;     // answered early (503) or the client is gone
+};
+
+void pump(const std::shared_ptr<body_hash>& st);
+
+void read_more(const std::shared_ptr<body_hash>& st) {
+  st->reading = true;
+  st->body.read([st](boost::system::error_code ec, std::string_view chunk) {
+    st->reading = false;
+    if (ec) {
+      // Client gone, bad framing or the route's limit: the session has answered (or there is
+      // nobody to answer); drop any queued batch.
+      st->stopped = true;
+      st->pending->job.cancel();
+      return;
+    }
+    if (chunk.empty()) st->body_done = true;
+    st->filling.append(chunk);
+    pump(st);
+  });
+}
+
+// Decides the next step: hand a full (or the last) batch to the pool if it is free, finish,
+// and keep reading while the batch being filled has room. A full batch with the pool still
+// busy on the previous one stops reading: that is the backpressure.
+void pump(const std::shared_ptr<body_hash>& st) {
+  if (st->stopped) return;
+  if (!st->job_running && (st->filling.size() >= body_batch_bytes || (st->body_done && !st->filling.empty()))) {
+    st->job_running = true;
+    std::string batch = std::exchange(st->filling, std::move(st->spare));
+    st->filling.clear();
+    const bool accepted = submit_for_request(
+        st->env.pool, st->loop, workers::job_kind::hash, st->pending,
+        [h = std::move(*st->h), batch = std::move(batch)]() mutable {
+          h.update(std::string_view(batch));
+          batch.clear();
+          return batch_result{std::move(h), std::move(batch)};
+        },
+        [st](batch_result r, responder&) {
+          st->job_running = false;
+          st->h = std::move(r.h);
+          st->spare = std::move(r.buffer);
+          pump(st);
+        });
+    st->h.reset();
+    if (!accepted) {
+      st->stopped = true;  // answered 503; the session closes the connection after it
+      return;
+    }
+  }
+  if (st->body_done && !st->job_running && st->filling.empty()) {
+    const auto digest = st->h->finish();
+    st->stopped = true;
+    return st->pending->res.send(digest_response(st->want.alg, digest, st->want.encoding, st->h->bytes()));
+  }
+  if (!st->body_done && !st->reading && st->filling.size() < body_batch_bytes) read_more(st);
+}
+
 void hash_body(request& req, const request_context& ctx, responder res, const workers_env& env) {
   digest_request want;
+  // Answering without reading: the session never sends 100-continue, closes after the 400.
   if (auto bad = parse_digest_request(req, want)) return res.send(std::move(*bad));
-  auto p = std::make_shared<pending_request>(std::move(res));
-  cancel_on_disconnect(p);
-  submit_for_request(
-      env.pool, ctx.loop, workers::job_kind::hash, p,
-      [body = std::move(req.body()), alg = want.alg] {
-        hasher h(alg);
-        h.update(std::string_view(body));
-        return body_hash_result{h.finish(), h.bytes()};
-      },
-      [want](body_hash_result r, responder& out) {
-        out.send(digest_response(want.alg, r.digest, want.encoding, r.bytes));
-      });
+  auto st = std::make_shared<body_hash>(std::move(*ctx.body), std::move(res), env, ctx.loop, want);
+  cancel_on_disconnect(st->pending);
+  pump(st);
 }
 
 }  // namespace
@@ -189,7 +264,7 @@ void register_hash(server::router& routes, std::shared_ptr<const workers_env> en
              [env](request& req, const request_context& ctx, responder res) {
                hash_body(req, ctx, std::move(res), *env);
              },
-             {server::body_mode::buffered});
+             {server::body_mode::streamed, std::numeric_limits<std::uint64_t>::max()});
   routes.add_prefix("/hash/files/", {http::verb::get},
                     [env](request& req, const request_context& ctx, responder res) {
                       hash_file(req, ctx, std::move(res), env);

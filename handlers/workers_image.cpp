@@ -116,9 +116,9 @@ void resize_submit(const request_context& ctx, const workers_env& env,
                      [](workers::resize_result r, responder& out) { out.send(image_response(std::move(r))); });
 }
 
-// INTERIM (until the server has a per-route body limit or body_mode::streamed): the session
-// buffers the body and caps it at --max-body, so images above --max-body get the server's 413
-// even when --max-image-bytes is larger.
+// The route's body limit is --max-image-bytes (route_options::max_body), whatever --max-body
+// says: a declared Content-Length above it gets the session's 413 before any byte is read; a
+// chunked body that grows past it, the session's 413 as it crosses the limit.
 void resize_body(request& req, const request_context& ctx, responder res, const workers_env& env) {
   resize_params p;
   if (auto bad = parse_resize(req, env.image_limits, p)) return res.send(std::move(*bad));
@@ -163,7 +163,7 @@ void register_image(server::router& routes, std::shared_ptr<const workers_env> e
              [env](request& req, const request_context& ctx, responder res) {
                resize_body(req, ctx, std::move(res), *env);
              },
-             {server::body_mode::buffered});
+             {server::body_mode::buffered, env->image_limits.max_input_bytes});
   routes.add_prefix("/image/files/", {http::verb::get},
                     [env](request& req, const request_context& ctx, responder res) {
                       resize_file(req, ctx, std::move(res), *env);

@@ -1,0 +1,253 @@
+// POST /hash and GET /hash/files against the real binary; every digest is checked against
+// the OpenSSL CLI (`openssl dgst`).
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/workers_support.hpp"
+
+using namespace nodus::testing;
+namespace json = boost::json;
+
+namespace {
+
+// nodus's own --max-body must not matter to /hash (it streams); the limit stays the default.
+std::string hash_of(http_client& c, std::string_view raw_request) {
+  REQUIRE_FALSE(c.write(raw_request));
+  const auto res = c.read();
+  INFO(res.body());
+  REQUIRE(res.result_int() == 200);
+  const auto o = json_object(res.body());
+  return json_string(o, "digest");
+}
+
+// The sizes most likely to break chunking: 0, 1, both sides of common buffer sizes
+// (4 KiB pages, 16 KiB TLS-sized reads, 64 KiB socket reads, 1 MiB file chunks).
+std::vector<std::size_t> edge_sizes() {
+  std::vector<std::size_t> sizes{0, 1, 2, 100};
+  for (const std::size_t b : {4096u, 8192u, 16384u, 65536u, 1u << 20}) {
+    sizes.insert(sizes.end(), {b - 1, b, b + 1});
+  }
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 6; ++i) sizes.push_back(rng() % (3u << 20));
+  return sizes;
+}
+
+}  // namespace
+
+TEST_CASE("POST /hash: Content-Length and chunked digests match openssl dgst", "[hash]") {
+  running_nodus n;
+  http_client c(n.port);
+  std::uint64_t seed = 1;
+  for (const std::size_t size : edge_sizes()) {
+    INFO("size " << size);
+    const std::string body = random_bytes(size, seed++);
+    const std::string expected = openssl_digest("sha256", body);
+    CHECK(hash_of(c, content_length_request("/hash", body)) == expected);
+    CHECK(hash_of(c, chunked_request("/hash?alg=sha256", body, seed)) == expected);
+  }
+}
+
+TEST_CASE("POST /hash: every algorithm in hex and base64", "[hash]") {
+  running_nodus n;
+  http_client c(n.port);
+  const std::string body = random_bytes(200'001, 77);
+  for (const std::string alg : {"sha256", "sha512", "sha1", "md5", "blake2b512", "sha3-256"}) {
+    INFO(alg);
+    const std::string target = "/hash?alg=" + alg;
+    const auto res = c.request(http::verb::post, target, body);
+    REQUIRE(res.result_int() == 200);
+    const auto o = json_object(res.body());
+    CHECK(json_string(o, "alg") == alg);
+    CHECK(json_string(o, "digest") == openssl_digest(alg, body));
+    CHECK(o.at("bytes").to_number<std::uint64_t>() == body.size());
+  }
+  // base64 of the binary digest, as `openssl dgst -binary | base64` prints it
+  temp_dir dir;
+  const auto file = dir.write("b", body);
+  const auto b64 = run_command("openssl dgst -sha256 -binary '" + file.string() + "' | base64 -w0");
+  const auto res = c.request(http::verb::post, "/hash?alg=sha256&encoding=base64", body);
+  REQUIRE(res.result_int() == 200);
+  CHECK(json_string(json_object(res.body()), "digest") == b64.out);
+}
+
+TEST_CASE("POST /hash: bad parameters are 400 before any body byte is read", "[hash]") {
+  running_nodus n;
+  {
+    // Answered without reading the body: no 100-continue, and the connection closes after
+    // the 400 (the unread body cannot be skipped safely).
+    http_client c(n.port);
+    const auto res = c.request(http::verb::post, "/hash?alg=sha257", "abc");
+    CHECK(res.result_int() == 400);
+    CHECK(json_error(res.body()) == "unsupported_alg");
+    for (const char* alg : {"sha256", "sha512", "sha1", "md5", "blake2b512", "sha3-256"}) {
+      CHECK(res.body().find(alg) != std::string::npos);
+    }
+    CHECK(c.read_until_closed(5s).closed);
+  }
+  {
+    http_client c(n.port);
+    REQUIRE_FALSE(c.write("POST /hash?encoding=base32 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n"
+                          "Expect: 100-continue\r\n\r\n"));
+    const auto res = c.read();
+    CHECK(res.result_int() == 400);
+    CHECK(json_error(res.body()) == "unsupported_encoding");
+  }
+  http_client c(n.port);
+  CHECK(c.get("/hash").result_int() == 405);
+  const auto res = c.request(http::verb::post, "/hash?alg=md5", "abc");
+  CHECK(res.result_int() == 200);
+  CHECK(json_string(json_object(res.body()), "digest") == "900150983cd24fb0d6963f7d28e17f72");
+}
+
+TEST_CASE("POST /hash: pipelined uploads answer in order", "[hash]") {
+  running_nodus n;
+  http_client c(n.port);
+  std::vector<std::string> bodies;
+  std::string wire;
+  for (int i = 0; i < 4; ++i) {
+    bodies.push_back(random_bytes(1000 + 300'000 * i, 100 + i));
+    wire += i % 2 ? chunked_request("/hash", bodies.back(), i) : content_length_request("/hash", bodies.back());
+  }
+  REQUIRE_FALSE(c.write(wire));
+  for (const auto& b : bodies) {
+    const auto res = c.read();
+    REQUIRE(res.result_int() == 200);
+    const auto o = json_object(res.body());
+    CHECK(o.at("bytes").to_number<std::uint64_t>() == b.size());
+    CHECK(json_string(o, "digest") == openssl_digest("sha256", b));
+  }
+}
+
+TEST_CASE("POST /hash: concurrent uploads on several connections", "[hash]") {
+  running_nodus n({"--workers", "2"});
+  constexpr int clients = 4, uploads = 3;
+  std::vector<std::string> bodies, expected;
+  for (int i = 0; i < clients * uploads; ++i) {
+    bodies.push_back(random_bytes(500'000 + 97'531 * i, 200 + i));
+    expected.push_back(openssl_digest("sha256", bodies.back()));
+  }
+  std::array<int, clients> matched{};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      http_client c(n.port);
+      for (int u = 0; u < uploads; ++u) {
+        const int i = t * uploads + u;
+        const std::string wire = u % 2 ? chunked_request("/hash", bodies[i], i) : content_length_request("/hash", bodies[i]);
+        if (c.write(wire)) return;
+        http_response res;
+        if (c.read(res)) return;
+        if (res.result_int() == 200 && json_string(json_object(res.body()), "digest") == expected[i]) ++matched[t];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < clients; ++t) CHECK(matched[t] == uploads);
+}
+
+namespace {
+
+// Streams `total` bytes (Content-Length or chunked) generated on the fly, feeding the same
+// bytes to `openssl dgst`; samples the server's RSS as it goes. Returns {ours, openssl's}.
+struct big_upload_result {
+  std::string digest, expected;
+  std::uint64_t bytes = 0;
+  std::uint64_t rss_before = 0, rss_max = 0;
+};
+
+big_upload_result big_upload(running_nodus& n, std::uint64_t total, bool chunked) {
+  http_client c(n.port);
+  big_upload_result r;
+  // Warm up the connection path and the pool first, so the baseline includes them.
+  REQUIRE(c.request(http::verb::post, "/hash", random_bytes(4 << 20, 9)).result_int() == 200);
+  r.rss_before = r.rss_max = rss_bytes(n.process.pid());
+  openssl_stream expected("sha256");
+  std::string head = "POST /hash?alg=sha256 HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  head += chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "Content-Length: " + std::to_string(total) + "\r\n\r\n";
+  REQUIRE_FALSE(c.write(head));
+  // Writes of an odd size, each block different (its index stamped in), so a reordered or
+  // repeated chunk changes the digest.
+  std::string block = random_bytes((1u << 20) + 13, 31);
+  std::uint64_t sent = 0, index = 0;
+  while (sent < total) {
+    const std::size_t n_bytes = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), total - sent));
+    std::memcpy(block.data(), &index, sizeof index);
+    const std::string_view piece(block.data(), n_bytes);
+    expected.update(piece);
+    if (chunked) REQUIRE_FALSE(c.write(chunk_header(n_bytes)));
+    REQUIRE_FALSE(c.write(piece));
+    if (chunked) REQUIRE_FALSE(c.write("\r\n"));
+    sent += n_bytes;
+    if (++index % 16 == 0) r.rss_max = std::max(r.rss_max, rss_bytes(n.process.pid()));
+  }
+  if (chunked) REQUIRE_FALSE(c.write("0\r\n\r\n"));
+  const auto res = c.read(false, std::chrono::seconds(120));
+  r.rss_max = std::max(r.rss_max, rss_bytes(n.process.pid()));
+  INFO(res.body());
+  REQUIRE(res.result_int() == 200);
+  const auto o = json_object(res.body());
+  r.digest = json_string(o, "digest");
+  r.bytes = o.at("bytes").to_number<std::uint64_t>();
+  r.expected = expected.finish();
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("POST /hash: a big body streams through with bounded memory", "[hash][big]") {
+  const std::uint64_t total = small_scale() ? 64ull << 20 : 1ull << 30;
+  running_nodus n;
+  for (const bool chunked : {false, true}) {
+    INFO((chunked ? "chunked" : "Content-Length") << ", " << total << " bytes");
+    const auto r = big_upload(n, total, chunked);
+    CHECK(r.bytes == total);
+    CHECK(r.digest == r.expected);
+    // "A few MiB": the body must never be held whole (that would be +64 MiB at least).
+    INFO("RSS before " << r.rss_before << ", max " << r.rss_max);
+    CHECK(r.rss_max - r.rss_before < (8u << 20));
+  }
+}
+
+TEST_CASE("GET /hash/files: files under --root hashed in chunks", "[hash]") {
+  temp_dir root;
+  root.write("index.html", "<p>root</p>");
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const std::size_t size : {0u, 1u, (1u << 20) - 1, 1u << 20, (1u << 20) + 1, 3u << 20, 5'555'555u}) {
+    const std::string name = "f" + std::to_string(size) + ".bin";
+    root.write("sub/" + name, random_bytes(size, size));
+    files.emplace_back("sub/" + name, openssl_file_digest("sha512", root.path() / "sub" / name));
+  }
+  root.write("empty-dir/.keep", "");
+  running_nodus n({"--root", root.path().string()});
+  http_client c(n.port);
+  for (const auto& [path, expected] : files) {
+    INFO(path);
+    const auto res = c.get("/hash/files/" + path + "?alg=sha512");
+    REQUIRE(res.result_int() == 200);
+    CHECK(json_string(json_object(res.body()), "digest") == expected);
+  }
+  auto res = c.get("/hash/files/nope.bin");
+  CHECK(res.result_int() == 404);
+  CHECK(json_error(res.body()) == "not_found");
+  res = c.get("/hash/files/sub/..%2f..%2fetc/passwd");
+  CHECK(res.result_int() == 400);
+  res = c.get("/hash/files/sub/../index.html");
+  CHECK(res.result_int() == 400);
+  res = c.get("/hash/files/empty-dir");
+  CHECK(res.result_int() == 404);
+  res = c.get("/hash/files/sub/f1.bin?alg=whirlpool");
+  CHECK(res.result_int() == 400);
+  CHECK(json_error(res.body()) == "unsupported_alg");
+}
+
+TEST_CASE("GET /hash/files: the bundled sample image", "[hash]") {
+  running_nodus n({"--root", source_dir() + "/public"});
+  http_client c(n.port);
+  const auto res = c.get("/hash/files/images/sample-640x480.jpg?alg=md5");
+  REQUIRE(res.result_int() == 200);
+  CHECK(json_string(json_object(res.body()), "digest") ==
+        openssl_file_digest("md5", source_dir() + "/public/images/sample-640x480.jpg"));
+}
