@@ -8,6 +8,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 #include <chrono>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -83,7 +84,7 @@ class heap {
 
   // --- allocation: each may trigger GC; results are locals in the innermost scope ---------
   result<local<string_object>> new_string(std::string_view text);
-  result<local<byte_array_object>> new_byte_array(std::size_t length);  // zero-filled
+  result<local<byte_array_object>> new_byte_array(std::size_t length);  // zero-filled; inline
   result<local<byte_array_object>> new_byte_array(std::span<const std::byte> bytes);
   result<local<array_object>> new_array(std::size_t capacity = 0);
   result<local<js_object>> new_object(std::size_t capacity = 0);
@@ -94,6 +95,15 @@ class heap {
   result<local<weak_ref_object>> new_weak_ref(value target);
   result<local<weak_map_object>> new_weak_map();
   result<local<finalization_registry_object>> new_finalization_registry(cleanup_callback cleanup);
+
+  // --- raw allocation (V8's AllocateRaw + initialisation): no handle ---------------------
+  // Leaf objects only (no references), fully initialised. The pointer is raw — the no-GC
+  // contract: it is valid only until the next call that may trigger GC (any allocation);
+  // put it in a handle (`scope.make(value::reference(p))`) or store it into a heap object
+  // with heap::write before the next such call. nullptr when the heap is exhausted (after a
+  // full GC). May trigger GC. The fast path (a bump in new space) is inline.
+  byte_array_object* new_byte_array_raw(std::size_t length);  // zero-filled
+  string_object* new_string_raw(std::string_view text);
 
   // --- arrays (reads must not allocate; writes may trigger GC when they grow) --------------
   std::uint32_t array_length(local<array_object> a) const noexcept;
@@ -206,6 +216,8 @@ class heap {
     chunk->remembered().insert(static_cast<std::size_t>(reinterpret_cast<std::byte*>(slot) - chunk->base()));
   }
   // Raw allocation with header written; may trigger GC; nullptr when the heap is exhausted.
+  // Fast path: one bump in new space and the header (no result, no statistics: used bytes
+  // are derived from the bump pointer). Everything else is allocate_slow, out of line.
   heap_object* allocate(object_kind kind, std::size_t size) {
     size = round_up(size < header_size ? header_size : size);
     if (size <= options_.large_object_threshold_bytes) [[likely]] {
@@ -213,15 +225,18 @@ class heap {
     }
     return allocate_slow(kind, size);
   }
-  heap_object* allocate_slow(object_kind kind, std::size_t size);
+  [[gnu::noinline]] heap_object* allocate_slow(object_kind kind, std::size_t size);
   heap_object* allocate_old(std::size_t size);
   heap_object* initialize(heap_object* object, object_kind kind, std::size_t size) noexcept {
+    // Read the id counter before the header stores: they are 64-bit stores the compiler
+    // would otherwise have to assume alias next_id_.
+    const std::uint64_t id = next_id_;
+    next_id_ = id + 2;
     object->header.size_bytes = static_cast<std::uint32_t>(size);
     object->header.kind = kind;
     object->header.gc_bits = 0;
     object->header.flags = 0;
-    object->header.id_or_forward = next_id_;
-    next_id_ += 2;
+    object->header.id_or_forward = id;
     return object;
   }
   bool over_hard_limit(std::size_t extra = 0) const noexcept {
@@ -283,6 +298,34 @@ class heap {
 
 template <class T>
 persistent<T>::persistent(heap& h, value v) : table_(&h.persistents()), slot_(table_->create(v)) {}
+
+template <class T>
+inline result<local<T>> heap::make_local(heap_object* object) {
+  if (object == nullptr) [[unlikely]] return make_error_code(heap_errc::out_of_memory);
+  return local<T>(handles_.create(value::reference(object)));
+}
+
+inline byte_array_object* heap::new_byte_array_raw(std::size_t length) {
+  auto* b = static_cast<byte_array_object*>(allocate(object_kind::byte_array, byte_array_object::size_for(length)));
+  if (b != nullptr) [[likely]] {
+    b->length = length;
+    std::memset(b->bytes().data(), 0, round_up(length));  // the body, padding included
+  }
+  return b;
+}
+
+inline string_object* heap::new_string_raw(std::string_view text) {
+  auto* s = static_cast<string_object*>(allocate(object_kind::string, string_object::size_for(text.size())));
+  if (s != nullptr) [[likely]] {
+    s->length = text.size();
+    if (!text.empty()) std::memcpy(s->data(), text.data(), text.size());
+  }
+  return s;
+}
+
+inline result<local<byte_array_object>> heap::new_byte_array(std::size_t length) {
+  return make_local<byte_array_object>(new_byte_array_raw(length));
+}
 
 template <class Fn>
 void heap::for_each_property(local<js_object> o, Fn&& fn) const {

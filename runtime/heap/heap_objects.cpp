@@ -20,12 +20,6 @@ std::size_t hash_id(std::uint64_t id) noexcept { return static_cast<std::size_t>
 
 }  // namespace
 
-template <class T>
-result<local<T>> heap::make_local(heap_object* object) {
-  if (object == nullptr) return make_error_code(heap_errc::out_of_memory);
-  return local<T>(handles_.create(value::reference(object)));
-}
-
 result<fixed_array_object*> heap::new_store(object_kind kind, std::size_t capacity) {
   if (capacity > max_slots) return make_error_code(heap_errc::invalid_argument);
   heap_object* raw = allocate(kind, fixed_array_object::size_for(capacity));
@@ -68,23 +62,7 @@ result<fixed_array_object*> heap::grow_store(local<> owner, std::size_t offset, 
 // --- allocation -----------------------------------------------------------------------------
 
 result<local<string_object>> heap::new_string(std::string_view text) {
-  heap_object* raw = allocate(object_kind::string, string_object::size_for(text.size()));
-  if (raw != nullptr) {
-    auto* s = static_cast<string_object*>(raw);
-    s->length = text.size();
-    std::memcpy(s->data(), text.data(), text.size());
-  }
-  return make_local<string_object>(raw);
-}
-
-result<local<byte_array_object>> heap::new_byte_array(std::size_t length) {
-  heap_object* raw = allocate(object_kind::byte_array, byte_array_object::size_for(length));
-  if (raw != nullptr) {
-    auto* b = static_cast<byte_array_object*>(raw);
-    b->length = length;
-    std::memset(b->bytes().data(), 0, length);
-  }
-  return make_local<byte_array_object>(raw);
+  return make_local<string_object>(new_string_raw(text));
 }
 
 result<local<byte_array_object>> heap::new_byte_array(std::span<const std::byte> bytes) {

@@ -68,6 +68,8 @@ class new_space {
     return object;
   }
   std::byte* to_top() const noexcept { return to_top_; }
+  // The scavenger bumps a local copy of the to-space top and stores it back before flip().
+  void set_to_top(std::byte* top) noexcept { to_top_ = top; }
   // Makes to-space the active space; its allocation continues after the survivors.
   void flip() noexcept;
   // Records survivors of a scavenge; doubles the target capacity once survivors since the

@@ -51,6 +51,32 @@ class slot_set {
     }
     if (count_ == 0) bits_.reset();
   }
+  // For callers that visit the slots and decide later (the scavenger's prefetching pipeline):
+  // fn(offset) for every recorded slot; erase() may be called meanwhile, for any slot; then
+  // release_if_empty().
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    if (!bits_) return;
+    for (std::size_t w = 0; w < words_; ++w) {
+      std::uint64_t word = bits_[w];  // a copy: erasing bits of this word is safe
+      while (word != 0) {
+        const int b = __builtin_ctzll(word);
+        word &= word - 1;
+        fn((w * 64 + static_cast<std::size_t>(b)) * 8);
+      }
+    }
+  }
+  void erase(std::size_t offset) noexcept {
+    const std::size_t bit = offset / 8;
+    const std::uint64_t mask = std::uint64_t{1} << (bit % 64);
+    if (bits_ && (bits_[bit / 64] & mask) != 0) {
+      bits_[bit / 64] &= ~mask;
+      --count_;
+    }
+  }
+  void release_if_empty() noexcept {
+    if (count_ == 0) bits_.reset();
+  }
   std::size_t memory_bytes() const noexcept { return bits_ ? words_ * 8 : 0; }
 
  private:
