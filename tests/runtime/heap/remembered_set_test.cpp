@@ -90,3 +90,25 @@ TEST_CASE("write barrier: young→young and old→old stores are not remembered"
 }
 
 }  // namespace nodus::runtime::heap
+
+namespace nodus::runtime::heap {
+
+TEST_CASE("slot_set: for_each visits recorded slots in order; erase and release_if_empty", "[heap][remembered_set]") {
+  slot_set set(page_size);
+  set.insert(8);
+  set.insert(64 * 8);
+  set.insert(4096);
+  std::vector<std::size_t> seen;
+  set.for_each([&](std::size_t offset) {
+    seen.push_back(offset);
+    set.erase(offset);  // erasing while visiting is allowed
+  });
+  CHECK(seen == std::vector<std::size_t>{8, 64 * 8, 4096});
+  CHECK(set.empty());
+  set.erase(8);  // erasing an absent slot is a no-op
+  CHECK(set.size() == 0);
+  set.release_if_empty();
+  CHECK(set.memory_bytes() == 0);
+}
+
+}  // namespace nodus::runtime::heap
