@@ -75,17 +75,18 @@ void files_endpoints::serve_file(const request& req, std::string_view url_path,
   }
   auto file = resolver_.open(url_path);
   if (!file) {
+    const std::string shown(server::target_path(req.target()));  // as the client wrote it
     switch (file.error()) {
       case files::resolve_error::bad_path:
       case files::resolve_error::forbidden:
         return res.send(server::error_response(http::status::forbidden, "forbidden",
-                                               "path refused: " + std::string(url_path)));
+                                               "path refused: " + shown));
       case files::resolve_error::not_found:
         return res.send(server::error_response(http::status::not_found, "not_found",
-                                               "no file at " + std::string(url_path)));
+                                               "no file at " + shown));
       case files::resolve_error::io_error:
         return res.send(server::error_response(http::status::internal_server_error, "io_error",
-                                               "cannot open " + std::string(url_path)));
+                                               "cannot open " + shown));
     }
   }
   const files::file_request fr{
