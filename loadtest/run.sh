@@ -125,6 +125,7 @@ run_scenario() {
   SERVER_URL=() SERVER_CMD=() LATENCY_FOOTNOTE=0
   start_servers "${servers[@]}"
   run_cases "$name" "${servers[@]}"
+  if declare -F scenario_after_cases >/dev/null; then scenario_after_cases "${servers[@]}"; fi
   write_section "$name" "${servers[@]}"
   stop_servers
 }

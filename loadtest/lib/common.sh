@@ -3,6 +3,7 @@
 # trap) can stop exactly the processes this run started, by pid.
 
 SPAWNED_PIDS=()
+CLEANUP_DIRS=() # removed on exit (e.g. a scenario's generated files)
 
 log() { printf '[loadtest %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -32,10 +33,11 @@ stop_pid() {
 }
 
 cleanup() {
-  local pid
+  local pid d
   for pid in "${SPAWNED_PIDS[@]}"; do stop_pid "$pid"; done
   SPAWNED_PIDS=()
   [[ -n ${TMP_DIR:-} && -d $TMP_DIR ]] && rm -rf "$TMP_DIR"
+  for d in "${CLEANUP_DIRS[@]}"; do [[ -d $d ]] && rm -rf "$d"; done
   [[ -n ${AUTOGROUP_NICE:-} ]] && echo "$AUTOGROUP_NICE" >/proc/self/autogroup
   return 0
 }

@@ -164,6 +164,7 @@ write_section() {
       echo
       case_table "$scenario" "$id" "$@"
     done
+    if declare -F scenario_section >/dev/null; then scenario_section "$@"; fi
     section_notes "$scenario" "$@"
   } >"$LT_DIR/sections/$scenario.md"
 }

@@ -6,6 +6,11 @@
 #       report.lua). The runner adds --latency, --timeout, -d and the URL.
 #   add_goal CASE PEER rps|p99 RATIO
 #       rps: nodus req/s >= RATIO × PEER's; p99: nodus p99 <= RATIO × PEER's.
+#
+# Optional: SCENARIO_ROOT (the directory the servers serve files from, see servers.sh);
+# `scenario_after_cases SERVER...` runs after the wrk cases with the servers still up, for
+# measurements wrk cannot make; `scenario_section SERVER...` prints extra Markdown into the
+# scenario's section (after the wrk tables).
 
 CASES=()
 GOALS=()
@@ -36,8 +41,8 @@ load_scenario() {
   local file="$LT_DIR/scenarios/$1.sh"
   [[ -f $file ]] || die "no scenario '$1' (have: $(list_scenarios | tr '\n' ' '))"
   CASES=() GOALS=() CASE_PATH=() CASE_ARGS=()
-  SCENARIO_SERVERS=() SCENARIO_ABOUT=""
-  unset -f scenario_define
+  SCENARIO_SERVERS=() SCENARIO_ABOUT="" SCENARIO_ROOT=""
+  unset -f scenario_define scenario_after_cases scenario_section
   # shellcheck source=/dev/null
   source "$file"
   declare -F scenario_define >/dev/null || die "$file defines no scenario_define"

@@ -2,12 +2,15 @@
 # function runs the server on 127.0.0.1 behind SERVER_PREFIX (taskset, or nothing) and fills
 # SERVER_URL, SERVER_PID and SERVER_CMD (the exact command, for RESULTS.md).
 # Adding a peer = two functions here and its name in a scenario's SCENARIO_SERVERS.
+# A scenario may set SCENARIO_ROOT (a directory): every server then serves its files from
+# there (nodus --root, nginx's /files/ alias, Node's ROOT) instead of the repo's public/.
 
 declare -A SERVER_URL=() SERVER_PID=() SERVER_CMD=()
 
 start_nodus() {
   local log="$OUT_DIR/nodus.log" pid line
   local cmd=("$NODUS_BIN" --loops 1 --host 127.0.0.1 --port 0 --log-level warn)
+  [[ -n ${SCENARIO_ROOT:-} ]] && cmd+=(--root "$SCENARIO_ROOT")
   spawn pid "$log" "${SERVER_PREFIX[@]}" "${cmd[@]}"
   line=$(wait_for_line "$log" 'nodus listening on http://' "$pid") ||
     die "nodus did not start; see $log"
@@ -17,6 +20,7 @@ start_nodus() {
 start_node() {
   local log="$OUT_DIR/node.log" pid line
   local cmd=(node loadtest/peers/node_server.js 0)
+  [[ -n ${SCENARIO_ROOT:-} ]] && cmd=(env "ROOT=$SCENARIO_ROOT" "${cmd[@]}")
   spawn pid "$log" "${SERVER_PREFIX[@]}" "${cmd[@]}"
   line=$(wait_for_line "$log" 'node listening on http://' "$pid") ||
     die "node peer did not start; see $log"
@@ -28,7 +32,7 @@ start_nginx() {
   local prefix="$TMP_DIR/nginx" port pid
   port=$(free_port)
   mkdir -p "$prefix/tmp"
-  sed -e "s|@PORT@|$port|g" -e "s|@ROOT@|$REPO_DIR/public|g" \
+  sed -e "s|@PORT@|$port|g" -e "s|@ROOT@|${SCENARIO_ROOT:-$REPO_DIR/public}|g" \
     "$LT_DIR/peers/nginx.conf" >"$prefix/nginx.conf"
   local cmd=(nginx -p "$prefix/" -e "$prefix/error.log" -c "$prefix/nginx.conf")
   spawn pid "$OUT_DIR/nginx.log" "${SERVER_PREFIX[@]}" "${cmd[@]}"
