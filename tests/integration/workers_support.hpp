@@ -160,10 +160,7 @@ inline std::uint64_t rss_bytes(pid_t pid) {
   throw std::runtime_error("no VmRSS for pid " + std::to_string(pid));
 }
 
-inline std::string source_dir() {
-  const char* s = std::getenv("NODUS_SOURCE_DIR");
-  if (s == nullptr) throw std::runtime_error("NODUS_SOURCE_DIR is not set");
-  return s;
-}
+// The source tree; nodus_test() defines NODUS_SOURCE_DIR for every test target.
+inline std::string source_dir() { return NODUS_SOURCE_DIR; }
 
 }  // namespace nodus::testing
