@@ -296,7 +296,7 @@ TEST_CASE("files: directories serve their index.html or 404", "[integration][fil
   CHECK(c.get("/files/missing.txt")[http::field::content_type] == "application/json");
 }
 
-TEST_CASE("files: a file truncated during the send closes the connection; serving goes on",
+TEST_CASE("files: a file truncated during the send closes the connection, serving goes on",
           "[integration][files]") {
   auto& s = the_site();
   const std::string victim = s.file("victim.bin");

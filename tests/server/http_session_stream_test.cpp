@@ -287,7 +287,7 @@ TEST_CASE("stream response: chunked generator, then the queue resumes", "[server
   CHECK(c.get("/hello").body() == "hello");
 }
 
-TEST_CASE("stream response: a sendfile body; a short file closes the connection",
+TEST_CASE("stream response: a sendfile body, a short file closes the connection",
           "[server][session][stream]") {
   test_server s(stream_options(), [](router& r) { add_stream_routes(r); });
   const std::string file = "/tmp/nodus_stream_file_" + std::to_string(::getpid()) + ".bin";

@@ -6,7 +6,7 @@
 
 namespace nodus::runtime::heap {
 
-TEST_CASE("handles: a scope releases its locals; the objects become garbage", "[heap][handles]") {
+TEST_CASE("handles: a scope releases its locals, the objects become garbage", "[heap][handles]") {
   testing::checked_heap c;
   handle_scope outer(c.h);
   auto kept = c.h.new_string("kept").value();

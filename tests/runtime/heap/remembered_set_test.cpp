@@ -93,7 +93,7 @@ TEST_CASE("write barrier: young→young and old→old stores are not remembered"
 
 namespace nodus::runtime::heap {
 
-TEST_CASE("slot_set: for_each visits recorded slots in order; erase and release_if_empty", "[heap][remembered_set]") {
+TEST_CASE("slot_set: for_each visits recorded slots in order, erase and release_if_empty", "[heap][remembered_set]") {
   slot_set set(page_size);
   set.insert(8);
   set.insert(64 * 8);

@@ -42,7 +42,7 @@ TEST_CASE("value: every NaN is canonicalised and stays a number", "[heap][value]
   }
 }
 
-TEST_CASE("value: references keep the address; internal markers are not references", "[heap][value]") {
+TEST_CASE("value: references keep the address, internal markers are not references", "[heap][value]") {
   alignas(16) heap_object object{};
   const value v = value::reference(&object);
   CHECK(v.is_reference());

@@ -214,7 +214,7 @@ TEST_CASE("intervals re-arm from their start time and stop when cleared", "[loop
   CHECK_FALSE(f.loop.alive());
 }
 
-TEST_CASE("clear_timer cancels and is idempotent; stale ids are harmless", "[loop][timers]") {
+TEST_CASE("clear_timer cancels and is idempotent, stale ids are harmless", "[loop][timers]") {
   fixture f;
   auto a = f.loop.set_timeout(f.note("a"), 5);
   f.loop.set_timeout(f.note("b"), 5);
@@ -230,7 +230,7 @@ TEST_CASE("clear_timer cancels and is idempotent; stale ids are harmless", "[loo
   CHECK_FALSE(f.loop.has_ref(c));
 }
 
-TEST_CASE("an unref'd timer does not keep run_default alive; ref() restores it", "[loop][timers]") {
+TEST_CASE("an unref'd timer does not keep run_default alive, ref() restores it", "[loop][timers]") {
   fixture f;
   auto t = f.loop.set_timeout(f.note("t"), 50);
   CHECK(f.loop.has_ref(t));

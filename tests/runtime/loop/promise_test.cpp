@@ -56,7 +56,7 @@ TEST_CASE("a returned promise is adopted with JS's two extra microtasks", "[prom
   CHECK(log == std::vector<std::string>{"a1", "b1", "b2", "b3", "a2:5", "b4"});
 }
 
-TEST_CASE("rejections skip then and reach catch_; throwing rejects", "[promise]") {
+TEST_CASE("rejections skip then and reach catch_, throwing rejects", "[promise]") {
   manual_clock clk;
   event_loop loop(clk, 0, loop_options{0ms});
   std::string seen;

@@ -143,7 +143,7 @@ TEST_CASE("image_resize: every input format x fit x output format") {
   }
 }
 
-TEST_CASE("image_resize: one dimension keeps the aspect ratio; upscaling; extreme aspect") {
+TEST_CASE("image_resize: one dimension keeps the aspect ratio, upscaling, extreme aspect") {
   vips_ready v;
   const std::string jpg = make_test_file(640, 480, ".jpg");
   struct tcase { unsigned w, h; w::image_fit fit; int ew, eh; };
@@ -182,7 +182,7 @@ TEST_CASE("image_resize: shrink-on-load sizes are exact (JPEG 1/2..1/8, WebP sca
   }
 }
 
-TEST_CASE("image_resize: contain letterboxes with opaque black; alpha survives to PNG") {
+TEST_CASE("image_resize: contain letterboxes with opaque black, alpha survives to PNG") {
   vips_ready v;
   const std::string rgba = make_test_file(400, 200, ".png", /*alpha=*/true);
   auto r = resize(rgba, {.width = 100, .height = 100, .fit = w::image_fit::contain, .format = w::image_format::png});

@@ -120,7 +120,7 @@ TEST_CASE("worker_pool: full queue rejects without queueing") {
   CHECK(kind(pool.stats(), w::job_kind::hash).completed == 3);
 }
 
-TEST_CASE("worker_pool: cancelling a queued job removes it; done gets cancelled") {
+TEST_CASE("worker_pool: cancelling a queued job removes it, done gets cancelled") {
   inbox in;
   w::worker_pool pool({.threads = 1, .queue_capacity = 4});
   gate g;
