@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   // --run-scenario FILE: run an event-loop scenario on a fresh loop, print its order, exit.
   if (!cfg.run_scenario.empty()) return nodus::app::run_scenario_file(cfg.run_scenario);
 
+  nodus::app::block_shutdown_signals();  // before any thread starts (logging, pool, loops)
   auto access_log = nodus::app::setup_logging(cfg);
   return nodus::app::serve(cfg, std::move(access_log));
 }

@@ -149,6 +149,12 @@ sigset_t shutdown_signals() {
 
 }  // namespace
 
+void block_shutdown_signals() {
+  const sigset_t signals = shutdown_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
 int serve(const config::config& cfg, std::shared_ptr<spdlog::logger> access_log) {
   std::string why;
   const auto endpoint = resolve(cfg, why);
@@ -171,9 +177,7 @@ int serve(const config::config& cfg, std::shared_ptr<spdlog::logger> access_log)
   handlers::register_workers(routes, pool, cfg);
 
   // Signals are taken by sigtimedwait below; every thread inherits the blocked mask.
-  const sigset_t signals = shutdown_signals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = shutdown_signals();  // blocked since block_shutdown_signals()
 
   std::vector<std::unique_ptr<loop_thread>> threads;
   tcp::endpoint bind_to = *endpoint;
