@@ -125,6 +125,13 @@ void heap::collect_garbage(gc_kind kind, gc_reason reason) {
 
 void heap::collect(gc_kind kind, gc_reason reason, std::string_view collector_reason) {
   if (in_gc_) return;  // a GC never nests; callers inside a GC never allocate
+  if (gc_deferrals_ > 0) {  // a snapshot is streaming: objects must stay where they are
+    if (!deferred_gc_ || kind == gc_kind::major) {
+      deferred_gc_ = kind;
+      deferred_reason_ = reason;
+    }
+    return;
+  }
   in_gc_ = true;
   const std::chrono::nanoseconds start = now();
   gc_event event;
@@ -189,6 +196,12 @@ void heap::update_old_limit() noexcept {
 
 void heap::after_gc(gc_event& event) {
   tracer_.record(event);
+  if (leaks_.record(event)) {
+    const leak_status& l = leaks_.status();
+    spdlog::warn("heap leak suspected: live size after major GC grew {} times in a row, {:.1f} -> {:.1f} MB",
+                 l.growing_gcs, static_cast<double>(l.run_start_bytes) / mib,
+                 static_cast<double>(l.last_used_after_bytes) / mib);
+  }
   if (options_.trace_gc && trace_sink_) trace_sink_(format_trace_gc_line(event, static_cast<int>(::getpid()), this));
   if (options_.verify_heap) {
     for (const std::string& finding : verify()) verify_failure_(finding);
@@ -199,6 +212,23 @@ void heap::after_gc(gc_event& event) {
 }
 
 std::vector<std::string> heap::verify() { return verifier(*this).run(); }
+
+void heap::resume_gc() {
+  if (gc_deferrals_ == 0 || --gc_deferrals_ > 0 || !deferred_gc_) return;
+  const gc_kind kind = *deferred_gc_;
+  deferred_gc_.reset();
+  collect(kind, deferred_reason_, kind == gc_kind::major ? "GC in old space requested" : "");
+}
+
+void heap::add_mutation_observer(mutation_observer* observer) { mutation_observers_.push_back(observer); }
+
+void heap::remove_mutation_observer(mutation_observer* observer) noexcept {
+  std::erase(mutation_observers_, observer);
+}
+
+void heap::notify_mutation(const heap_object* object) noexcept {
+  for (mutation_observer* o : mutation_observers_) o->before_mutation(object);
+}
 
 void heap::schedule_cleanup_task() {
   if (cleanup_task_scheduled_ || !schedule_) return;

@@ -22,6 +22,7 @@
 #include "runtime/heap/handles.hpp"
 #include "runtime/heap/heap_stats.hpp"
 #include "runtime/heap/large_object_space.hpp"
+#include "runtime/heap/leak_detector.hpp"
 #include "runtime/heap/new_space.hpp"
 #include "runtime/heap/object.hpp"
 #include "runtime/heap/old_space.hpp"
@@ -51,6 +52,7 @@ struct heap_options {
   bool verify_heap = false;            // run the verifier after every GC
   bool trace_gc = false;               // one V8-format line per GC through the trace sink
   std::size_t gc_event_history = 64;
+  leak_detector_options leak_detection{};  // see leak_detector.hpp
   // Monotonic time; default std::chrono::steady_clock. Tests pass a manual clock.
   std::function<std::chrono::nanoseconds()> clock;
 };
@@ -117,6 +119,11 @@ class heap {
   result<void> set_property(local<js_object> o, std::string_view key, value v);
   // The key string becomes the property's key when the property is new.
   result<void> set_property(local<js_object> o, local<string_object> key, value v);
+  // Appends a property without looking the key up: the caller guarantees `key` is not a
+  // property of `o` yet (e.g. keys of a parsed JSON object). O(1) amortised; may trigger GC.
+  result<void> add_property(local<js_object> o, local<string_object> key, value v);
+  // Replaces the value of the property at insertion-order position `index` (< property_count).
+  void set_property_value(local<js_object> o, std::uint32_t index, value v) noexcept;
   bool delete_property(local<js_object> o, std::string_view key) noexcept;
   std::uint32_t property_count(local<js_object> o) const noexcept;
   // fn(std::string_view key, value v, value key_string) in insertion order; fn must not allocate.
@@ -155,6 +162,8 @@ class heap {
   std::vector<heap_space_statistics> space_statistics() const;
   object_statistics object_stats();  // walks the heap; must not be called inside a GC
   const gc_tracer& tracer() const noexcept { return tracer_; }
+  // Steady growth of the live size after major GCs (fed at the end of every GC).
+  const leak_detector& leaks() const noexcept { return leaks_; }
   const heap_options& options() const noexcept { return options_; }
   // Receives each --trace-gc line when options().trace_gc; default: spdlog's default logger.
   void set_trace_sink(std::function<void(std::string_view)> sink);
@@ -178,6 +187,29 @@ class heap {
   heap_object* find_object(std::uint64_t id);
   static constexpr std::uint64_t first_object_id = 101;  // ids below are for synthetic nodes
 
+  // --- snapshot support: GC deferral and mutation observers (heap_snapshot.hpp) -------------
+  // While deferred (a counter: deferrals nest) no GC runs, so no object moves or dies: an
+  // allocation that would need one is served from old space (pretenured, as after a failed
+  // scavenge) or a large chunk, and fails with out_of_memory only at max_old_space_bytes.
+  // Requested GCs (explicit ones included) are remembered; the strongest runs when the last
+  // deferral ends (resume_gc may therefore trigger GC).
+  void defer_gc() noexcept { ++gc_deferrals_; }
+  void resume_gc();
+  bool gc_deferred() const noexcept { return gc_deferrals_ > 0; }
+  // Told before an existing object's outgoing references or reference counts change: every
+  // store through write() and the object API's direct changes (lengths, property counts,
+  // cleared stores). A snapshot writer copies the object then (copy-on-write). Must not
+  // allocate on this heap or trigger GC.
+  class mutation_observer {
+   public:
+    virtual void before_mutation(const heap_object* object) noexcept = 0;
+
+   protected:
+    virtual ~mutation_observer() = default;
+  };
+  void add_mutation_observer(mutation_observer* observer);
+  void remove_mutation_observer(mutation_observer* observer) noexcept;
+
   // --- generation queries -------------------------------------------------------------------
   bool is_young(value v) const noexcept { return v.is_reference() && new_space_.contains(v.as_object()); }
   bool in_large_object_space(value v) const noexcept;
@@ -197,6 +229,7 @@ class heap {
   // --- write barrier ----------------------------------------------------------------------------
   // Every reference store into a heap object goes through here. Must not allocate.
   void write(heap_object* host, value* slot, value v) noexcept {
+    note_mutation(host);
     *slot = v;
     if (v.is_reference() && new_space_.contains(v.as_object()) && !new_space_.contains(host)) {
       record_slot(host, slot);
@@ -211,6 +244,10 @@ class heap {
   friend class compactor;
   friend class verifier;
 
+  void note_mutation(const heap_object* object) noexcept {
+    if (!mutation_observers_.empty()) [[unlikely]] notify_mutation(object);
+  }
+  void notify_mutation(const heap_object* object) noexcept;
   void record_slot(heap_object* host, value* slot) noexcept {
     memory_chunk* chunk = memory_chunk::of(host);
     chunk->remembered().insert(static_cast<std::size_t>(reinterpret_cast<std::byte*>(slot) - chunk->base()));
@@ -286,8 +323,13 @@ class heap {
   std::uint64_t next_id_ = first_object_id;
   std::size_t old_limit_;
   bool in_gc_ = false;
+  std::uint32_t gc_deferrals_ = 0;
+  std::optional<gc_kind> deferred_gc_;  // the strongest GC requested while deferred
+  gc_reason deferred_reason_ = gc_reason::testing;
+  std::vector<mutation_observer*> mutation_observers_;
   std::chrono::steady_clock::time_point created_;
   gc_tracer tracer_;
+  leak_detector leaks_{options_.leak_detection};
   std::function<void(std::string_view)> trace_sink_;
   std::function<void(const gc_event&)> gc_observer_;
   std::function<void(std::string_view)> verify_failure_;

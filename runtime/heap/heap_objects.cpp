@@ -47,6 +47,7 @@ result<fixed_array_object*> heap::grow_store(local<> owner, std::size_t offset, 
     std::copy_n(old_store->slots(), old_store->capacity, store->slots());
     store->used = old_store->used;
     // A dead store must not keep young objects alive through its remembered slots.
+    note_mutation(old_store);
     std::fill_n(old_store->slots(), old_store->capacity, value::undefined());
     if (!is_young(value::reference(store))) {
       for (std::uint32_t i = 0; i < store->capacity; ++i) {
@@ -207,7 +208,10 @@ result<void> heap::array_set(local<array_object> a, std::uint32_t index, value v
   }
   auto* store = a->elements.as<fixed_array_object>();
   write(store, &store->slots()[index], held.get());
-  if (index >= a->length) a->length = index + 1;
+  if (index >= a->length) {
+    note_mutation(a.raw());
+    a->length = index + 1;
+  }
   return {};
 }
 
@@ -253,6 +257,10 @@ result<void> heap::set_property(local<js_object> o, local<string_object> key, va
     write(store, &store->slots()[2 * i + 1], v);
     return {};
   }
+  return add_property(o, key, v);
+}
+
+result<void> heap::add_property(local<js_object> o, local<string_object> key, value v) {
   handle_scope scope(*this);
   local<> held = scope.make(v);
   const std::size_t needed = (std::size_t{o->property_count} + 1) * 2;
@@ -264,14 +272,22 @@ result<void> heap::set_property(local<js_object> o, local<string_object> key, va
   const std::uint32_t n = o->property_count;
   write(store, &store->slots()[2 * n], key.get());
   write(store, &store->slots()[2 * n + 1], held.get());
+  note_mutation(o.raw());
   o->property_count = n + 1;
   return {};
+}
+
+void heap::set_property_value(local<js_object> o, std::uint32_t index, value v) noexcept {
+  auto* store = o->properties.as<fixed_array_object>();
+  write(store, &store->slots()[2 * std::size_t{index} + 1], v);
 }
 
 bool heap::delete_property(local<js_object> o, std::string_view key) noexcept {
   const std::int64_t found = find_property(o.raw(), key);
   if (found < 0) return false;
   auto* store = o->properties.as<fixed_array_object>();
+  note_mutation(o.raw());
+  note_mutation(store);
   value* slots = store->slots();
   const auto n = o->property_count;
   for (auto i = static_cast<std::uint32_t>(found); i + 1 < n; ++i) {
@@ -352,6 +368,7 @@ result<void> heap::rehash(local<weak_map_object> m, std::size_t entries) {
     write(table, &table->slots()[2 * i + 1], old_table->slots()[2 * e + 1]);
     ++table->used;
   }
+  note_mutation(old_table);
   std::fill_n(old_table->slots(), old_table->capacity, value::hole());
   old_table->used = old_table->deleted = 0;
   write(m.raw(), &m->table, value::reference(table));
@@ -393,6 +410,7 @@ bool heap::weak_map_delete(local<weak_map_object> m, value key) noexcept {
   auto* table = m->table.as<fixed_array_object>();
   const std::int64_t i = find_entry(table, key);
   if (i < 0) return false;
+  note_mutation(table);
   table->slots()[2 * i] = value::deleted();
   table->slots()[2 * i + 1] = value::undefined();
   --table->used;
@@ -427,6 +445,7 @@ bool heap::finalization_unregister(local<finalization_registry_object> r, value 
   if (!token.is_reference()) return false;
   bool removed = false;
   auto* store = r->cells.as<fixed_array_object>();
+  note_mutation(store);
   value* slots = store->slots();
   for (std::uint32_t i = 0; i < store->used;) {
     value* cell = slots + std::size_t{i} * registry_cell_slots;

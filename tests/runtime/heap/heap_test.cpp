@@ -81,7 +81,7 @@ TEST_CASE("heap: arrays grow, fill holes with undefined, keep contents across GC
   CHECK(c.h.array_set(a, 1u << 30, value::null()).error() == heap_errc::invalid_argument);
 }
 
-TEST_CASE("heap: closures capture contexts; contexts chain to parents", "[heap][closure]") {
+TEST_CASE("heap: closures capture contexts, contexts chain to parents", "[heap][closure]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
   auto outer = c.h.new_context(value::null(), 1).value();
@@ -140,7 +140,7 @@ TEST_CASE("heap: snapshot iteration reports objects, named edges and categorised
 
 namespace nodus::runtime::heap {
 
-TEST_CASE("heap: raw allocation initialises leaf objects; a raw pointer kept in a handle survives GC",
+TEST_CASE("heap: raw allocation initialises leaf objects, a raw pointer kept in a handle survives GC",
           "[heap][allocate]") {
   testing::checked_heap c;
   handle_scope scope(c.h);
