@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <limits>
 
@@ -71,6 +72,8 @@ struct http_session::exchange {
     body_bytes = 0;
     header_only = false;
     route_ptr = nullptr;
+    method = http::verb::unknown;
+    route_key = unmatched_route;
     serializer.reset();
     writer.reset();
     on_cancel = nullptr;
@@ -86,7 +89,12 @@ struct http_session::exchange {
   bool header_only = false;     // a chunked header without a body (HEAD of a stream)
   std::size_t write_bytes = 0;  // bytes of this response in the outstanding write
   const route* route_ptr = nullptr;
+  http::verb method = http::verb::unknown;  // request_stats labels
+  route_id route_key = unmatched_route;
   time_point start{};
+  // Header parsed (or the request rejected before that): request_stats' duration starts here.
+  // Real time, not the cached loop time, which stays still while one callback serves many.
+  std::chrono::steady_clock::time_point parsed{};
   request req;
   response res;
   std::optional<http::response_serializer<http::string_body>> serializer;
@@ -227,6 +235,8 @@ void http_session::on_header() {
   exchange& x = push_exchange();
   ++owner_.stats().requests;
   x.start = request_start_;
+  x.parsed = std::chrono::steady_clock::now();
+  x.method = h.method();
   x.version = h.version() == 10 ? 10 : 11;
   x.keep_alive = h.keep_alive();
   x.head = h.method() == http::verb::head;
@@ -246,6 +256,7 @@ void http_session::on_header() {
   const bool has_body =
       header_parser_->chunked() || header_parser_->content_length().value_or(0) > 0;
   const auto match = owner_.routes().match(h.method(), path);
+  x.route_key = match.id;
   if (match.result != router::outcome::found) {
     // Without a body the connection stays usable; with one we would have to read it first.
     const bool keep = !has_body;
@@ -373,6 +384,7 @@ void http_session::reject(exchange* x, http::status status, std::string_view err
   if (x == nullptr) {
     x = &push_exchange();
     x->start = request_start_;
+    x->parsed = std::chrono::steady_clock::now();
     x->method_text = "-";
     x->target = "-";
   }
@@ -666,6 +678,7 @@ void http_session::on_write(error_code ec, std::size_t) {
   writing_ = false;
   if (closed_) return;
   if (ec) return fail(ec, "write");
+  const auto written = std::chrono::steady_clock::now();  // one clock read per gathered write
   for (std::size_t i = 0; i < batch_; ++i) {
     exchange& x = at(0);
     x.serializer->consume(x.write_bytes);
@@ -677,17 +690,20 @@ void http_session::on_write(error_code ec, std::size_t) {
       spdlog::error("response to {} not fully serialized in one pass", x.target);
       return do_close();
     }
-    if (!retire_head()) return do_graceful_close();
+    if (!retire_head(written)) return do_graceful_close();
   }
   batch_ = 0;
   resume_after_write();
 }
 
-// Counts and logs the response at the head of the queue, which is fully written, and pops
-// it. Returns its keep-alive.
-bool http_session::retire_head() {
+// Counts and logs the response at the head of the queue, fully written at `written`, and
+// pops it. Returns its keep-alive.
+bool http_session::retire_head(std::chrono::steady_clock::time_point written) {
   exchange& x = at(0);
   ++owner_.stats().responses;
+  const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(written - x.parsed);
+  owner_.requests().record(x.route_key, x.method, x.status,
+                           static_cast<std::uint64_t>(std::max<std::int64_t>(0, took.count())));
   const server_options& opt = owner_.options();
   if (opt.access_log) {
     access_entry e{remote_, x.method_text, x.target, x.version, x.status, x.body_bytes,
@@ -729,7 +745,7 @@ void http_session::on_body_written(error_code ec, std::uint64_t bytes) {
                  remote_.address().to_string(), remote_.port(), x.target, bytes, ec.message());
     return do_close();
   }
-  if (!retire_head()) return do_graceful_close();
+  if (!retire_head(std::chrono::steady_clock::now())) return do_graceful_close();
   resume_after_write();
 }
 

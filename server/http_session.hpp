@@ -36,6 +36,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/intrusive/list_hook.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -115,7 +116,7 @@ class http_session final
   void do_write_continue();
   void on_write_continue(boost::system::error_code ec, std::size_t bytes);
   void gather(exchange& x);
-  bool retire_head();
+  bool retire_head(std::chrono::steady_clock::time_point written);
   void resume_after_write();
   void start_body_write(exchange& x);
   void on_body_written(boost::system::error_code ec, std::uint64_t bytes);

@@ -20,6 +20,7 @@ loop_server::loop_server(runtime::loop::event_loop& loop, const router& routes,
       routes_(routes),
       options_(options),
       listener_(loop, [this](net::ip::tcp::socket s) { on_connection(std::move(s)); }),
+      requests_(routes.route_count()),
       shutdown_timer_(loop.io()) {
   stats_.loop_index = loop.index();
 }

@@ -14,6 +14,7 @@
 #include "server/http_session.hpp"
 #include "server/listener.hpp"
 #include "server/options.hpp"
+#include "server/request_stats.hpp"
 #include "server/router.hpp"
 #include "server/server_stats.hpp"
 
@@ -52,6 +53,8 @@ class loop_server {
   const server_options& options() const noexcept { return options_; }
   date_cache& dates() noexcept { return dates_; }
   loop_server_stats& stats() noexcept { return stats_; }
+  // Completed responses by route/method/status, and their durations (http_* metrics).
+  request_stats& requests() noexcept { return requests_; }
   bool draining() const noexcept { return draining_; }
 
   // Called by http_session when it opens / closes its socket.
@@ -70,6 +73,7 @@ class loop_server {
   listener listener_;
   date_cache dates_;
   loop_server_stats stats_;
+  request_stats requests_;
   session_list sessions_;
   boost::asio::steady_timer shutdown_timer_;
   bool draining_ = false;

@@ -63,7 +63,11 @@ void router::add(std::string_view path, method_set methods, handler fn, route_op
     throw std::invalid_argument("router: path must start with '/': " + std::string(path));
   }
   auto it = exact_.find(path);
-  if (it == exact_.end()) it = exact_.emplace(std::string(path), entry{}).first;
+  if (it == exact_.end()) {
+    it = exact_.emplace(std::string(path), entry{}).first;
+    it->second.id = route_count();
+    patterns_.emplace_back(path);
+  }
   insert(it->second, methods, std::move(fn), options);
 }
 
@@ -77,6 +81,8 @@ void router::add_prefix(std::string_view prefix, method_set methods, handler fn,
   if (it == prefixes_.end()) {
     prefixes_.emplace_back(std::string(prefix), entry{});
     it = std::prev(prefixes_.end());
+    it->second.id = route_count();
+    patterns_.emplace_back(prefix);
   }
   insert(it->second, methods, std::move(fn), options);
   std::stable_sort(prefixes_.begin(), prefixes_.end(),
@@ -84,8 +90,12 @@ void router::add_prefix(std::string_view prefix, method_set methods, handler fn,
 }
 
 router::match_result router::match_entry(const entry& e, http::verb method) const noexcept {
-  if (const route* r = e.find(method)) return {outcome::found, r, {}};
-  return {outcome::method_not_allowed, nullptr, e.allow};
+  if (const route* r = e.find(method)) return {outcome::found, r, {}, e.id};
+  return {outcome::method_not_allowed, nullptr, e.allow, e.id};
+}
+
+const std::string& router::pattern(route_id id) const noexcept {
+  return id < patterns_.size() ? patterns_[id] : patterns_[unmatched_route];
 }
 
 router::match_result router::match(http::verb method, std::string_view path) const noexcept {

@@ -36,6 +36,11 @@ struct route {
   route_options options;
 };
 
+// Names a registered path or prefix for per-route statistics (http_requests_total{route}):
+// ids are dense, assigned in registration order from 1; 0 is every request no route matched.
+using route_id = std::uint32_t;
+inline constexpr route_id unmatched_route = 0;
+
 class router {
  public:
   enum class outcome { found, not_found, method_not_allowed };
@@ -44,6 +49,7 @@ class router {
     outcome result = outcome::not_found;
     const route* target = nullptr;  // set when found
     std::string_view allow;         // the path's Allow value when method_not_allowed
+    route_id id = unmatched_route;  // the matched path or prefix (found, method_not_allowed)
   };
 
   // Registers `fn` for every method in `methods` on the exact path `path` ("/health").
@@ -57,8 +63,15 @@ class router {
   // `path` is the target without its query. Never allocates.
   match_result match(http::verb method, std::string_view path) const noexcept;
 
+  // Ids 0 .. route_count() - 1 (0 included: unmatched_route).
+  route_id route_count() const noexcept { return static_cast<route_id>(patterns_.size()); }
+  // The path or prefix as registered ("/hello", "/files/"); "(unmatched)" for id 0, and for
+  // an id out of range.
+  const std::string& pattern(route_id id) const noexcept;
+
  private:
   struct entry {
+    route_id id = unmatched_route;
     std::vector<std::pair<http::verb, route>> routes;
     method_set methods;
     std::string allow;
@@ -76,6 +89,7 @@ class router {
 
   std::unordered_map<std::string, entry, string_hash, std::equal_to<>> exact_;
   std::vector<std::pair<std::string, entry>> prefixes_;  // longest first
+  std::vector<std::string> patterns_{"(unmatched)"};     // by route_id
 };
 
 // The path part of a request target: "/a/b?x=1" → "/a/b"; absolute-form

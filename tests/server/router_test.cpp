@@ -37,7 +37,7 @@ TEST_CASE("exact routes match only their path", "[server][router]") {
   CHECK(r.match(http::verb::get, "/").result == router::outcome::not_found);
 }
 
-TEST_CASE("HEAD follows GET; other methods get 405 with the Allow list", "[server][router]") {
+TEST_CASE("HEAD follows GET, other methods get 405 with the Allow list", "[server][router]") {
   router r;
   r.add("/x", {http::verb::get}, named("get"));
   r.add("/x", {http::verb::post, http::verb::put}, named("write"));
@@ -102,4 +102,31 @@ TEST_CASE("method_set", "[server][router]") {
   CHECK(!s.contains(http::verb::head));
   CHECK(s.allow_header() == "GET, POST");
   CHECK(method_set{}.empty());
+}
+
+TEST_CASE("router: each path or prefix has a route id and its pattern", "[server][router][metrics]") {
+  router r;
+  CHECK(r.route_count() == 1);
+  CHECK(r.pattern(unmatched_route) == "(unmatched)");
+  r.add("/hello", {http::verb::get}, named(""));
+  r.add("/hello", {http::verb::post}, named(""));  // same path: same id
+  r.add_prefix("/files/", {http::verb::get}, named(""));
+  r.add_prefix("/", {http::verb::get}, named(""));
+  REQUIRE(r.route_count() == 4);
+
+  const auto hello = r.match(http::verb::get, "/hello");
+  CHECK(r.pattern(hello.id) == "/hello");
+  CHECK(r.match(http::verb::post, "/hello").id == hello.id);
+  // 405 still names the route: the path matched, the method did not.
+  const auto del = r.match(http::verb::delete_, "/hello");
+  CHECK(del.result == router::outcome::method_not_allowed);
+  CHECK(del.id == hello.id);
+  // Prefix routes are named by their prefix, never by the raw path (bounded cardinality).
+  CHECK(r.pattern(r.match(http::verb::get, "/files/a/b.txt").id) == "/files/");
+  CHECK(r.pattern(r.match(http::verb::get, "/other").id) == "/");
+  CHECK(r.pattern(999) == "(unmatched)");
+
+  router bare;
+  bare.add("/x", {http::verb::get}, named(""));
+  CHECK(bare.match(http::verb::get, "/y").id == unmatched_route);
 }
