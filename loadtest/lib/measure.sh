@@ -4,11 +4,14 @@
 SAMPLE_COLUMNS="scenario case server run rps p50_us p99_us latency_valid errors server_cpu_pct wrk_cpu_pct other_cpu_pct compilers attempts"
 WRK_TIMEOUT=8s # as TechEmpower; wrk's default 2 s counts slow pipelined batches as errors
 
-# wrk_command SERVER CASE DURATION — the exact wrk argv, into the array WRK_CMD.
+# wrk_command SERVER CASE DURATION [bg] — the exact wrk argv, into the array WRK_CMD; with
+# `bg`, the case's background load (add_background) instead of the case itself.
 wrk_command() {
   local server=$1 id=$2 duration=$3 script="loadtest/wrk/report.lua" i
   local -a args opts=() script_args=()
-  IFS=$'\x1f' read -r -a args <<<"${CASE_ARGS[$id]}"
+  local path=${CASE_PATH[$id]} case_args=${CASE_ARGS[$id]}
+  [[ ${4:-} == bg ]] && { path=${CASE_BG_PATH[$id]}; case_args=${CASE_BG_ARGS[$id]}; }
+  IFS=$'\x1f' read -r -a args <<<"$case_args"
   for ((i = 0; i < ${#args[@]}; i++)); do
     case ${args[i]} in
       -s) script="loadtest/wrk/${args[++i]}" ;;
@@ -17,7 +20,7 @@ wrk_command() {
     esac
   done
   WRK_CMD=("${WRK_PREFIX[@]}" wrk --latency --timeout "$WRK_TIMEOUT" -d "$duration" "${opts[@]}"
-    -s "$script" "${SERVER_URL[$server]}${CASE_PATH[$id]}")
+    -s "$script" "${SERVER_URL[$server]}$path")
   ((${#script_args[@]})) && WRK_CMD+=(-- "${script_args[@]}")
   return 0
 }
@@ -67,11 +70,25 @@ measure() {
 measure_once() {
   local scenario=$1 id=$2 server=$3 run=$4 pid=${SERVER_PID[$3]}
   local out="$OUT_DIR/$scenario.$id.$server.$run.txt" json rc=0 before after usage
+  local bg_pid=""
+  if [[ -n ${CASE_BG_PATH[$id]:-} ]]; then
+    # The background load starts 1 s early and outlasts the measured run by 1 s.
+    wrk_command "$server" "$id" "$((DURATION_S + 2))s" bg
+    echo "# background: ${WRK_CMD[*]}" >>"$out"
+    timeout $((DURATION_S + 32)) "${WRK_CMD[@]}" >>"$out.bg" 2>&1 &
+    bg_pid=$!
+    SPAWNED_PIDS+=($bg_pid)
+    sleep 1
+  fi
   wrk_command "$server" "$id" "$DURATION"
   echo "# ${WRK_CMD[*]}" >>"$out"
   usage_snapshot before "$pid"
   run_wrk "$out" $((DURATION_S + 30)) || rc=$?
   usage_snapshot after "$pid"
+  if [[ -n $bg_pid ]]; then
+    wait "$bg_pid" || log "background load on $server ended with an error; see $out.bg"
+    unset 'SPAWNED_PIDS[-1]'
+  fi
   json=$(grep '^WRK_JSON ' "$out" | tail -1 | cut -d' ' -f2-) || true
   [[ $rc == 0 && -n $json ]] || die "wrk failed (exit $rc) on $server; see $out"
   kill -0 "$pid" 2>/dev/null || die "$server died during the run; see $OUT_DIR/$server.log"

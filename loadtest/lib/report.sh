@@ -139,7 +139,13 @@ commands_block() {
   fi
   for s in "$@"; do echo "${SERVER_CMD[$s]}"; done
   for id in "${CASES[@]}"; do
-    for s in "$@"; do wrk_command "$s" "$id" "$DURATION"; echo "${WRK_CMD[*]}  # $s"; done
+    for s in "$@"; do
+      if [[ -n ${CASE_BG_PATH[$id]:-} ]]; then
+        wrk_command "$s" "$id" "$((DURATION_S + 2))s" bg
+        echo "${WRK_CMD[*]} &  # $s: background load, 1 s before"
+      fi
+      wrk_command "$s" "$id" "$DURATION"; echo "${WRK_CMD[*]}  # $s"
+    done
   done
   echo '```'
 }
@@ -162,6 +168,10 @@ write_section() {
       echo
       echo "### \`$id\` — \`wrk ${CASE_ARGS[$id]//$'\x1f'/ } ${CASE_PATH[$id]}\`"
       echo
+      if [[ -n ${CASE_BG_PATH[$id]:-} ]]; then
+        echo "While measured, a background \`wrk ${CASE_BG_ARGS[$id]//$'\x1f'/ } ${CASE_BG_PATH[$id]}\` loads the same server."
+        echo
+      fi
       case_table "$scenario" "$id" "$@"
     done
     if declare -F scenario_section >/dev/null; then scenario_section "$@"; fi

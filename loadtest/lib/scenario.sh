@@ -4,17 +4,22 @@
 #   add_case ID PATH WRK_OPTION... [-- SCRIPT_ARG...]
 #       one wrk measurement per server; `-s NAME` picks loadtest/wrk/NAME (default:
 #       report.lua). The runner adds --latency, --timeout, -d and the URL.
+#   add_background CASE PATH WRK_OPTION... [-- SCRIPT_ARG...]
+#       while CASE is measured, a second wrk (same options syntax) loads PATH on the same
+#       server, starting 1 s before the measured wrk and lasting until it ends.
 #   add_goal CASE PEER rps|p99 RATIO
 #       rps: nodus req/s >= RATIO × PEER's; p99: nodus p99 <= RATIO × PEER's.
 #
 # Optional: SCENARIO_ROOT (the directory the servers serve files from, see servers.sh);
+# SCENARIO_NODUS_ARGS (extra nodus flags, after the runner's: they win) and SCENARIO_NODE_FLAGS
+# (node options before the peer's script, e.g. --trace-gc);
 # `scenario_after_cases SERVER...` runs after the wrk cases with the servers still up, for
 # measurements wrk cannot make; `scenario_section SERVER...` prints extra Markdown into the
 # scenario's section (after the wrk tables).
 
 CASES=()
 GOALS=()
-declare -A CASE_PATH=() CASE_ARGS=()
+declare -A CASE_PATH=() CASE_ARGS=() CASE_BG_PATH=() CASE_BG_ARGS=()
 
 add_case() {
   local id=$1 path=$2
@@ -24,6 +29,15 @@ add_case() {
   CASE_PATH[$id]=$path
   local IFS=$'\x1f'
   CASE_ARGS[$id]="$*"
+}
+
+add_background() {
+  local id=$1 path=$2
+  shift 2
+  [[ -n ${CASE_PATH[$id]:-} ]] || die "add_background: no case '$id'"
+  CASE_BG_PATH[$id]=$path
+  local IFS=$'\x1f'
+  CASE_BG_ARGS[$id]="$*"
 }
 
 add_goal() {
@@ -40,8 +54,8 @@ list_scenarios() {
 load_scenario() {
   local file="$LT_DIR/scenarios/$1.sh"
   [[ -f $file ]] || die "no scenario '$1' (have: $(list_scenarios | tr '\n' ' '))"
-  CASES=() GOALS=() CASE_PATH=() CASE_ARGS=()
-  SCENARIO_SERVERS=() SCENARIO_ABOUT="" SCENARIO_ROOT=""
+  CASES=() GOALS=() CASE_PATH=() CASE_ARGS=() CASE_BG_PATH=() CASE_BG_ARGS=()
+  SCENARIO_SERVERS=() SCENARIO_ABOUT="" SCENARIO_ROOT="" SCENARIO_NODUS_ARGS=() SCENARIO_NODE_FLAGS=()
   unset -f scenario_define scenario_after_cases scenario_section
   # shellcheck source=/dev/null
   source "$file"

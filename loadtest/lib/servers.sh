@@ -9,7 +9,7 @@ declare -A SERVER_URL=() SERVER_PID=() SERVER_CMD=()
 
 start_nodus() {
   local log="$OUT_DIR/nodus.log" pid line
-  local cmd=("$NODUS_BIN" --loops 1 --host 127.0.0.1 --port 0 --log-level warn)
+  local cmd=("$NODUS_BIN" --loops 1 --host 127.0.0.1 --port 0 --log-level warn ${SCENARIO_NODUS_ARGS[@]+"${SCENARIO_NODUS_ARGS[@]}"})
   [[ -n ${SCENARIO_ROOT:-} ]] && cmd+=(--root "$SCENARIO_ROOT")
   spawn pid "$log" "${SERVER_PREFIX[@]}" "${cmd[@]}"
   line=$(wait_for_line "$log" 'nodus listening on http://' "$pid") ||
@@ -19,7 +19,7 @@ start_nodus() {
 
 start_node() {
   local log="$OUT_DIR/node.log" pid line
-  local cmd=(node loadtest/peers/node_server.js 0)
+  local cmd=(node ${SCENARIO_NODE_FLAGS[@]+"${SCENARIO_NODE_FLAGS[@]}"} loadtest/peers/node_server.js 0)
   [[ -n ${SCENARIO_ROOT:-} ]] && cmd=(env "ROOT=$SCENARIO_ROOT" "${cmd[@]}")
   spawn pid "$log" "${SERVER_PREFIX[@]}" "${cmd[@]}"
   line=$(wait_for_line "$log" 'node listening on http://' "$pid") ||

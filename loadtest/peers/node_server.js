@@ -219,8 +219,78 @@ function demoOffload(req, res) {
   else offloadPool.queue.push(job);
 }
 
+// --- /objects: JSON documents in a Map, as a Node service keeps them (issue 7) ----------
+
+const MAX_BODY = 1024 * 1024;
+const documents = new Map();
+let nextObjectId = 1;
+
+function readBody(req, res, done) {
+  const chunks = [];
+  let size = 0;
+  req.on('data', (c) => {
+    size += c.length;
+    if (size <= MAX_BODY) chunks.push(c);
+  });
+  req.on('end', () => {
+    if (size > MAX_BODY) return fail(res, 413, 'payload_too_large', `body over ${MAX_BODY} bytes`);
+    let value;
+    try {
+      value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch (e) {
+      return fail(res, 400, 'invalid_json', e.message);
+    }
+    done(value);
+  });
+}
+
+function objectsRoot(req, res) {
+  if (req.method === 'POST') {
+    return readBody(req, res, (value) => {
+      const id = nextObjectId++;
+      documents.set(id, value);
+      sendJson(res, 201, { id }, { Location: `/objects/${id}` });
+    });
+  }
+  if (req.method !== 'GET') return fail(res, 405, 'method_not_allowed', req.method);
+  const q = queryOf(req);
+  const limit = intParam(q, 'limit', 100, 1, 1000);
+  const after = intParam(q, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
+  if (limit === undefined || after === undefined) return fail(res, 400, 'bad_request', 'limit/after');
+  const ids = [...documents.keys()].filter((id) => id > after).slice(0, limit + 1);
+  const more = ids.length > limit;
+  if (more) ids.length = limit;
+  sendJson(res, 200, { ids, next: more ? ids[ids.length - 1] : null });
+}
+
+function objectOne(req, res) {
+  const path = req.url.split('?')[0];
+  const id = /^[0-9]+$/.test(path.slice('/objects/'.length)) ? Number(path.slice('/objects/'.length)) : NaN;
+  if (Number.isNaN(id)) return fail(res, 400, 'bad_id', path);
+  if (!documents.has(id)) return fail(res, 404, 'not_found', `no object ${id}`);
+  switch (req.method) {
+    case 'GET': {
+      const body = JSON.stringify(documents.get(id));
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      return res.end(body);
+    }
+    case 'PUT':
+      return readBody(req, res, (value) => {
+        documents.set(id, value);
+        sendJson(res, 200, { id });
+      });
+    case 'DELETE':
+      documents.delete(id);
+      res.writeHead(204);
+      return res.end();
+    default:
+      return fail(res, 405, 'method_not_allowed', req.method);
+  }
+}
+
 const routes = new Map([
   ['/hello', hello],
+  ['/objects', objectsRoot],
   ['/hash', hashBody],
   ['/image/resize', imageResize],
   ['/demo/block', demoBlock],
@@ -239,6 +309,7 @@ function serveFile(req, res) {
 }
 
 const prefixRoutes = [
+  ['/objects/', objectOne],
   ['/files/', serveFile],
   ['/hash/files/', hashFile],
   ['/image/files/', imageFile],
