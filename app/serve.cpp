@@ -18,9 +18,14 @@
 #include <pthread.h>
 
 #include "handlers/basic.hpp"
+#include "handlers/debug_heap.hpp"
 #include "handlers/debug_loop.hpp"
+#include "handlers/demo_heap.hpp"
 #include "handlers/files.hpp"
+#include "handlers/heap_snapshot.hpp"
 #include "handlers/isolates.hpp"
+#include "handlers/metrics.hpp"
+#include "handlers/objects.hpp"
 #include "handlers/workers.hpp"
 #include "runtime/heap/heap.hpp"
 #include "runtime/loop/event_loop.hpp"
@@ -172,9 +177,14 @@ int serve(const config::config& cfg, std::shared_ptr<spdlog::logger> access_log)
   handlers::isolate_registry isolates(loops);
   server::router routes;
   handlers::register_basic(routes, cfg);
-  handlers::register_files(routes, cfg);  // /files/, the site at /, /stream
+  auto files = handlers::register_files(routes, cfg);  // /files/, the site at /, /stream
   handlers::register_debug_loop(routes, isolates);
+  handlers::register_debug_heap(routes, isolates);
+  handlers::register_heap_snapshot(routes, isolates);
+  handlers::register_demo_heap(routes, isolates);
+  handlers::register_objects(routes, isolates);
   handlers::register_workers(routes, pool, cfg);
+  handlers::register_metrics(routes, isolates, pool, files);
 
   // Signals are taken by sigtimedwait below; every thread inherits the blocked mask.
   const sigset_t signals = shutdown_signals();  // blocked since block_shutdown_signals()

@@ -4,6 +4,15 @@
 
 namespace nodus::handlers {
 
+isolate::~isolate() {
+  while (!states_.empty()) states_.pop_back();
+}
+
+isolate* isolate_registry::local(unsigned index) const {
+  std::lock_guard lock(mutex_);
+  return index < slots_.size() ? slots_[index].iso : nullptr;
+}
+
 void isolate_registry::attach(unsigned index, isolate* iso) {
   std::lock_guard lock(mutex_);
   slots_.at(index).iso = iso;

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <typeindex>
+#include <utility>
 #include <vector>
 
 #include "runtime/loop/event_loop.hpp"
@@ -23,11 +25,39 @@ class loop_server;
 
 namespace nodus::handlers {
 
-struct isolate {
+class isolate {
+ public:
+  isolate(runtime::loop::event_loop& l, runtime::heap::heap& h, server::loop_server& s) noexcept
+      : loop(l), heap(h), server(s) {}
+  isolate(const isolate&) = delete;
+  isolate& operator=(const isolate&) = delete;
+  // Destroys the handlers' states, newest first. The isolate dies before its heap, so
+  // persistent handles held by a state are released while the heap still exists.
+  ~isolate();
+
   runtime::loop::event_loop& loop;
   runtime::heap::heap& heap;
   server::loop_server& server;
+
+  // A handler module's per-loop state (object store, caches, demos): one T per isolate,
+  // constructed as T(isolate&) on first use. Loop thread only.
+  template <class T>
+  T& state();
+
+ private:
+  std::vector<std::pair<std::type_index, std::shared_ptr<void>>> states_;
 };
+
+template <class T>
+T& isolate::state() {
+  for (auto& [type, ptr] : states_) {
+    if (type == std::type_index(typeid(T))) return *static_cast<T*>(ptr.get());
+  }
+  auto owned = std::make_shared<T>(*this);
+  T& ref = *owned;
+  states_.emplace_back(std::type_index(typeid(T)), std::move(owned));
+  return ref;
+}
 
 class isolate_registry {
  public:
@@ -36,6 +66,10 @@ class isolate_registry {
   unsigned size() const noexcept { return static_cast<unsigned>(slots_.size()); }
   void attach(unsigned index, isolate* iso);
   void detach(unsigned index);
+
+  // The isolate of the calling loop thread (`index` = ctx.loop.index()); null before attach
+  // and after detach. Use it only on that loop's thread.
+  isolate* local(unsigned index) const;
 
   // Runs fn on loop `index`'s thread (its poll phase). False if that loop is gone.
   bool post(unsigned index, std::function<void(isolate&)> fn) const;

@@ -7,7 +7,7 @@ level=${1:-build}
 build_pkgs=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libboost-json1.81-dev
   libspdlog-dev libcli11-dev libssl-dev prometheus-cpp-dev libbenchmark-dev catch2 media-types
   zlib1g-dev nodejs npm)  # npm: installs the pinned libvips (third_party/libvips) at every level
-test_pkgs=(curl openssl)
+test_pkgs=(curl openssl prometheus)  # prometheus: promtool and a real server for the /metrics tests
 loadtest_pkgs=(wrk nginx-light)
 
 pkgs=("${build_pkgs[@]}")
