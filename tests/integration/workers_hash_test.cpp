@@ -197,6 +197,15 @@ big_upload_result big_upload(running_nodus& n, std::uint64_t total, bool chunked
 
 }  // namespace
 
+// "A few MiB": the body must never be held whole (that would be +64 MiB at least). Under
+// ThreadSanitizer (the server is built with it too) every page touched also maps shadow
+// memory, which counts in RSS.
+#if defined(__SANITIZE_THREAD__)
+constexpr std::uint64_t upload_rss_budget = 16u << 20;
+#else
+constexpr std::uint64_t upload_rss_budget = 8u << 20;
+#endif
+
 TEST_CASE("POST /hash: a big body streams through with bounded memory", "[hash][big]") {
   const std::uint64_t total = small_scale() ? 64ull << 20 : 1ull << 30;
   running_nodus n;
@@ -205,9 +214,8 @@ TEST_CASE("POST /hash: a big body streams through with bounded memory", "[hash][
     const auto r = big_upload(n, total, chunked);
     CHECK(r.bytes == total);
     CHECK(r.digest == r.expected);
-    // "A few MiB": the body must never be held whole (that would be +64 MiB at least).
     INFO("RSS before " << r.rss_before << ", max " << r.rss_max);
-    CHECK(r.rss_max - r.rss_before < (8u << 20));
+    CHECK(r.rss_max - r.rss_before < upload_rss_budget);
   }
 }
 
