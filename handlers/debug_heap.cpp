@@ -9,6 +9,7 @@
 #include "handlers/demo_cache.hpp"
 #include "handlers/demo_leak.hpp"
 #include "handlers/json_response.hpp"
+#include "handlers/per_loop.hpp"
 #include "handlers/object_store.hpp"
 #include "handlers/query.hpp"
 #include "runtime/heap/heap.hpp"
@@ -113,26 +114,6 @@ json::object gc_json(isolate& iso) {
                       {"recent", std::move(events)}};
 }
 
-// Answers {"loops": [fn(loop) for each selected loop]}.
-void per_loop(const isolate_registry& isolates, const request& req, const request_context& ctx,
-              responder res, std::function<json::object(isolate&)> fn) {
-  const query q(req.target());
-  const auto which = select_loops(isolates, q.valid() ? q.get("loop") : std::nullopt);
-  if (!q.valid() || !which) {
-    return res.send(error_response(http::status::bad_request, "bad_request",
-                                   "loop must be an index from 0 to " + std::to_string(isolates.size() - 1)));
-  }
-  auto shared = std::make_shared<responder>(std::move(res));
-  isolates.gather<json::object>(ctx.loop, *which, std::move(fn),
-                                [shared](std::vector<std::optional<json::object>> all) {
-                                  json::array loops;
-                                  for (auto& o : all) {
-                                    if (o) loops.push_back(std::move(*o));
-                                  }
-                                  shared->send(json_response(json::object{{"loops", std::move(loops)}}));
-                                });
-}
-
 void force_gc(const isolate_registry& isolates, const request& req, const request_context& ctx, responder res) {
   const query q(req.target());
   const auto kind_param = q.valid() ? q.get("kind") : std::nullopt;
@@ -142,7 +123,7 @@ void force_gc(const isolate_registry& isolates, const request& req, const reques
   } else if (kind_param && *kind_param != "major") {
     return res.send(error_response(http::status::bad_request, "bad_request", "kind must be minor or major"));
   }
-  per_loop(isolates, req, ctx, std::move(res), [kind](isolate& iso) {
+  answer_per_loop(isolates, req, ctx, std::move(res), [kind](isolate& iso) {
     const std::uint64_t before = iso.heap.tracer().event_count();
     iso.heap.collect_garbage(kind, rh::gc_reason::testing);
     json::object out{{"loop", iso.loop.index()}};
@@ -181,14 +162,14 @@ json::object gc_event_json(const rh::gc_event& e) {
 
 void register_debug_heap(server::router& routes, const isolate_registry& isolates) {
   routes.add("/debug/heap", {http::verb::get}, [&isolates](request& req, const request_context& ctx, responder res) {
-    per_loop(isolates, req, ctx, std::move(res), heap_json);
+    answer_per_loop(isolates, req, ctx, std::move(res), heap_json);
   });
   routes.add("/debug/heap/spaces", {http::verb::get},
              [&isolates](request& req, const request_context& ctx, responder res) {
-               per_loop(isolates, req, ctx, std::move(res), spaces_json);
+               answer_per_loop(isolates, req, ctx, std::move(res), spaces_json);
              });
   routes.add("/debug/gc", {http::verb::get}, [&isolates](request& req, const request_context& ctx, responder res) {
-    per_loop(isolates, req, ctx, std::move(res), gc_json);
+    answer_per_loop(isolates, req, ctx, std::move(res), gc_json);
   });
   routes.add("/debug/gc", {http::verb::post}, [&isolates](request& req, const request_context& ctx, responder res) {
     force_gc(isolates, req, ctx, std::move(res));

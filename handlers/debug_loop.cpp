@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "handlers/json_response.hpp"
+#include "handlers/per_loop.hpp"
 #include "handlers/query.hpp"
 #include "runtime/loop/scenario.hpp"
 #include "server/error_response.hpp"
@@ -32,23 +33,7 @@ json::object counts_json(const std::map<std::string, std::uint64_t>& m) {
 
 void debug_loop(const isolate_registry& isolates, const request& req, const request_context& ctx,
                 responder res) {
-  const query q(req.target());
-  const auto which = select_loops(isolates, q.valid() ? q.get("loop") : std::nullopt);
-  if (!q.valid() || !which) {
-    return res.send(error_response(http::status::bad_request, "bad_request",
-                                   "loop must be an index from 0 to " +
-                                       std::to_string(isolates.size() - 1)));
-  }
-  auto shared = std::make_shared<responder>(std::move(res));
-  isolates.gather<loop_stats>(
-      ctx.loop, *which, [](isolate& iso) { return iso.loop.stats(); },
-      [shared](std::vector<std::optional<loop_stats>> all) {
-        json::array loops;
-        for (const auto& s : all) {
-          if (s) loops.push_back(loop_stats_json(*s));
-        }
-        shared->send(json_response(json::object{{"loops", std::move(loops)}}));
-      });
+  answer_per_loop(isolates, req, ctx, std::move(res), [](isolate& iso) { return loop_stats_json(iso.loop.stats()); });
 }
 
 void run_scenario(const request& req, const request_context& ctx, responder res) {

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "handlers/json_response.hpp"
+#include "handlers/per_loop.hpp"
 #include "handlers/query.hpp"
 #include "runtime/heap/heap.hpp"
 #include "runtime/workers/hasher.hpp"
@@ -244,27 +245,11 @@ void get_value(const isolate_registry& isolates, const request& req, const reque
 
 void get_stats(const isolate_registry& isolates, const request& req, const request_context& ctx,
                responder res) {
-  const query q(req.target());
-  const auto which = select_loops(isolates, q.valid() ? q.get("loop") : std::nullopt);
-  if (!q.valid() || !which) {
-    return res.send(error_response(http::status::bad_request, "bad_request",
-                                   "loop must be an index from 0 to " + std::to_string(isolates.size() - 1)));
-  }
-  auto shared = std::make_shared<responder>(std::move(res));
-  isolates.gather<json::object>(
-      ctx.loop, *which,
-      [](isolate& iso) {
-        json::object o = weak_cache_stats_json(demo_cache_stats(iso));
-        o["loop"] = iso.loop.index();
-        return o;
-      },
-      [shared](std::vector<std::optional<json::object>> all) {
-        json::array loops;
-        for (auto& o : all) {
-          if (o) loops.push_back(std::move(*o));
-        }
-        shared->send(json_response(json::object{{"loops", std::move(loops)}}));
-      });
+  answer_per_loop(isolates, req, ctx, std::move(res), [](isolate& iso) {
+    json::object o = weak_cache_stats_json(demo_cache_stats(iso));
+    o["loop"] = iso.loop.index();
+    return o;
+  });
 }
 
 }  // namespace

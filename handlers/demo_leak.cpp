@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "handlers/json_response.hpp"
+#include "handlers/per_loop.hpp"
 #include "handlers/query.hpp"
 #include "runtime/heap/heap.hpp"
 #include "server/error_response.hpp"
@@ -280,14 +281,6 @@ class leak_state {
   std::vector<std::shared_ptr<interval_leak>> intervals_;
 };
 
-json::object with_loops(std::vector<std::optional<json::object>> all) {
-  json::array loops;
-  for (auto& o : all) {
-    if (o) loops.push_back(std::move(*o));
-  }
-  return json::object{{"loops", std::move(loops)}};
-}
-
 void post_leak(leak_kind kind, const isolate_registry& isolates, const request& req,
                const request_context& ctx, responder res) {
   const query q(req.target());
@@ -329,19 +322,9 @@ void post_leak(leak_kind kind, const isolate_registry& isolates, const request& 
 // GET reports, DELETE fixes: on every loop, or the one named by ?loop=k.
 void on_loops(const isolate_registry& isolates, const request& req, const request_context& ctx,
               responder res, bool fix) {
-  const query q(req.target());
-  const auto which = select_loops(isolates, q.valid() ? q.get("loop") : std::nullopt);
-  if (!q.valid() || !which) {
-    return res.send(error_response(http::status::bad_request, "bad_request",
-                                   "loop must be an index from 0 to " + std::to_string(isolates.size() - 1)));
-  }
-  auto shared = std::make_shared<responder>(std::move(res));
-  isolates.gather<json::object>(
-      ctx.loop, *which,
-      [fix](isolate& iso) { return fix ? iso.state<leak_state>().fix() : iso.state<leak_state>().report(); },
-      [shared](std::vector<std::optional<json::object>> all) {
-        shared->send(json_response(with_loops(std::move(all))));
-      });
+  answer_per_loop(isolates, req, ctx, std::move(res), [fix](isolate& iso) {
+    return fix ? iso.state<leak_state>().fix() : iso.state<leak_state>().report();
+  });
 }
 
 }  // namespace
