@@ -3,7 +3,9 @@
 #include <boost/beast/http/verb.hpp>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -259,6 +261,12 @@ std::string method_label(boost::beast::http::verb v) {
   return std::string(boost::beast::http::to_string(v));
 }
 
+void merge(server::request_duration_histogram& into, const server::request_duration_histogram& h) {
+  std::transform(into.counts.begin(), into.counts.end(), h.counts.begin(), into.counts.begin(), std::plus<>());
+  into.count += h.count;
+  into.sum_ns += h.sum_ns;
+}
+
 // Summed over loops: the label sets dashboards built on prom-client middlewares expect.
 void add_http(family_set& out, const metrics_input& in) {
   using prom::MetricType;
@@ -268,15 +276,12 @@ void add_http(family_set& out, const metrics_input& in) {
   std::map<std::tuple<std::size_t, std::string, unsigned>, std::uint64_t> responses;
   std::map<std::size_t, server::request_duration_histogram> durations;
   for (const auto& l : in.loops) {
-    for (std::size_t id = 0; id < l.requests.size(); ++id) {
-      const auto& r = l.requests[id];
+    std::size_t id = 0;
+    for (const auto& r : l.requests) {
+      const std::size_t route = id++;
       if (r.duration.count == 0) continue;
-      for (const auto& c : r.responses)
-        responses[{id, method_label(c.method), c.status}] += c.count;
-      auto& d = durations[id];
-      for (std::size_t i = 0; i < d.counts.size(); ++i) d.counts[i] += r.duration.counts[i];
-      d.count += r.duration.count;
-      d.sum_ns += r.duration.sum_ns;
+      for (const auto& c : r.responses) responses[{route, method_label(c.method), c.status}] += c.count;
+      merge(durations[route], r.duration);
     }
   }
   auto& total = out.family(
