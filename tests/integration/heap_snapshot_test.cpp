@@ -35,15 +35,27 @@ struct temp_dir {
   }
 };
 
-// Downloads a snapshot with curl; returns the response headers (status line included).
-std::string download(std::uint16_t port, const std::string& query, const fs::path& file,
-                     const std::string& extra = {}) {
+struct fetched {
+  int exit_code = 0;    // curl's
+  std::string headers;  // status line included
+};
+
+// Downloads a snapshot with curl. No assertions: the slow-reader test runs it on a second
+// thread, and Catch's assertion macros may only be used on the test's own thread.
+fetched fetch(std::uint16_t port, const std::string& query, const fs::path& file, const std::string& extra = {}) {
   const fs::path headers = file.string() + ".headers";
   const auto r = curl("-s --max-time 120 " + extra + " -D " + headers.string() + " -o " + file.string() + " '" +
                       url(port, "/debug/heap/snapshot" + query) + "'");
-  REQUIRE(r.exit_code == 0);
   std::ifstream in(headers);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  return {r.exit_code, std::string(std::istreambuf_iterator<char>(in), {})};
+}
+
+// Downloads a snapshot with curl; returns the response headers (status line included).
+std::string download(std::uint16_t port, const std::string& query, const fs::path& file,
+                     const std::string& extra = {}) {
+  fetched r = fetch(port, query, file, extra);
+  REQUIRE(r.exit_code == 0);
+  return std::move(r.headers);
 }
 
 // Runs tests/js/check_heap_snapshot.mjs on `file`; its one JSON line.
@@ -169,7 +181,7 @@ TEST_CASE("snapshot: a slow reader while the loop keeps serving and mutating", "
     ids.push_back(id_of(r.body()));
   }
   const fs::path file = dir.path / "slow.heapsnapshot";
-  auto slow = std::async(std::launch::async, [&] { return download(n.port, "", file, "--limit-rate 2M"); });
+  auto slow = std::async(std::launch::async, [&] { return fetch(n.port, "", file, "--limit-rate 2M"); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   // Meanwhile: stores, deletes (garbage that must not be collected under the stream), reads.
   // GC is deferred while the snapshot streams, so every document stored meanwhile stays in
@@ -183,7 +195,9 @@ TEST_CASE("snapshot: a slow reader while the loop keeps serving and mutating", "
     REQUIRE(c.request(http::verb::delete_, "/objects/" + id).result_int() / 100 == 2);
     ++served;
   }
-  const std::string headers = slow.get();
+  const fetched slow_result = slow.get();
+  REQUIRE(slow_result.exit_code == 0);
+  const std::string& headers = slow_result.headers;
   CHECK(headers.find("HTTP/1.1 200") == 0);
   CHECK(served > 0);
   const json::object found = check_with_parsers(file);  // both parsers accept it: counts are exact
