@@ -172,7 +172,8 @@ int serve(const config::config& cfg, std::shared_ptr<spdlog::logger> access_log)
   // queued or running job keeps its loop alive (a tracked request), so once the loops have
   // been joined nothing is left to post back.
   runtime::workers::worker_pool pool(
-      runtime::workers::pool_options{.threads = cfg.workers, .queue_capacity = cfg.worker_queue});
+      runtime::workers::pool_options{
+          .threads = cfg.workers, .queue_capacity = cfg.worker_queue, .nice_increment = cfg.worker_nice});
   const unsigned loops = std::max(1u, cfg.loops);
   handlers::isolate_registry isolates(loops);
   server::router routes;

@@ -49,6 +49,9 @@ void add_options(CLI::App& app, config& c, std::vector<seconds_option>& seconds)
       ->check(CLI::Range(0, 256));
   app.add_option("--worker-queue", c.worker_queue, "Bounded worker-pool queue length")
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--worker-nice", c.worker_nice,
+                 "Added to worker-pool threads' nice value, so loops run first on a shared core (0..19)")
+      ->check(CLI::Range(0, 19));
   app.add_option("--root", c.root, "Directory served under / and /files/");
   app.add_option("--max-body", c.max_body, "Largest request body (bytes; k/m/g suffixes)")
       ->transform(size);
@@ -207,6 +210,7 @@ std::string to_toml(const config& c) {
     << "loops = " << c.loops << "\n"
     << "workers = " << c.workers << "\n"
     << "worker-queue = " << c.worker_queue << "\n"
+    << "worker-nice = " << c.worker_nice << "\n"
     << "root = " << str(c.root) << "\n"
     << "max-body = " << c.max_body << "\n"
     << "max-header = " << c.max_header << "\n"

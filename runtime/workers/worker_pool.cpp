@@ -7,8 +7,13 @@
 // stop() moves the whole queue out under the lock and posts the cancellations outside it.
 #include "runtime/workers/worker_pool.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -72,9 +77,25 @@ class pool_core {
     stats_.queue_capacity = capacity;
   }
 
-  void start(unsigned threads) {
+  void start(unsigned threads, int nice_increment) {
     threads_.reserve(threads);
-    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { worker_main(); });
+    for (unsigned i = 0; i < threads; ++i) {
+      threads_.emplace_back([this, nice = nice_increment] {
+        lower_priority(nice);
+        worker_main();
+      });
+    }
+  }
+
+  // On Linux a nice value belongs to a thread (setpriority on its tid). Raising it needs no
+  // privilege; failure leaves the thread at the loops' priority, which is only slower.
+  static void lower_priority(int increment) noexcept {
+    if (increment <= 0) return;
+    const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+    errno = 0;
+    const int current = ::getpriority(PRIO_PROCESS, tid);
+    if (current == -1 && errno != 0) return;
+    ::setpriority(PRIO_PROCESS, tid, std::min(current + increment, 19));
   }
 
   submission submit(job_kind kind, std::shared_ptr<task_base> t, post_fn post,
@@ -251,7 +272,7 @@ worker_pool::worker_pool(pool_options options) {
   const unsigned n = resolve_threads(options.threads);
   const loop::clock& clk = options.clk != nullptr ? *options.clk : loop::system_clock();
   core_ = std::make_shared<detail::pool_core>(n, options.queue_capacity, clk);
-  core_->start(n);
+  core_->start(n, options.nice_increment);
 }
 
 worker_pool::~worker_pool() { stop(); }

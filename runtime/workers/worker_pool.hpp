@@ -51,6 +51,10 @@ struct pool_options {
   unsigned threads = 0;              // 0 = hardware concurrency
   std::size_t queue_capacity = 1024; // jobs waiting (running ones not counted)
   const loop::clock* clk = nullptr;  // queue-wait and run-time measurements; null = system
+  // Added to each pool thread's nice value (Linux: per thread), so that on a core shared with
+  // an event loop the scheduler lets the loop run as soon as it has work: CPU jobs then take
+  // what the loops leave instead of delaying their I/O callbacks. 0 = the loops' priority.
+  int nice_increment = 0;
 };
 
 namespace detail {

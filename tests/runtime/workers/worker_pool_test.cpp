@@ -2,7 +2,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -320,4 +326,24 @@ TEST_CASE("worker_pool: completions run on the submitting event_loop's thread") 
   CHECK(done_loop == &ev);
   CHECK(done_thread == std::this_thread::get_id());
   CHECK(job_thread != std::this_thread::get_id());
+}
+
+TEST_CASE("worker_pool: pool threads run at the submitter's nice plus nice_increment") {
+  inbox in;
+  errno = 0;
+  const int mine = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+  REQUIRE(errno == 0);
+  for (const int increment : {0, 5, 40}) {
+    w::worker_pool pool({.threads = 1, .queue_capacity = 1, .nice_increment = increment});
+    std::optional<w::job_outcome<int>> got;
+    auto sub = pool.submit(
+        w::job_kind::other, [] { return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid))); },
+        [&](w::job_outcome<int> o) { got = std::move(o); }, in.poster());
+    REQUIRE(sub.accepted());
+    REQUIRE(in.run(1));
+    REQUIRE(got);
+    CHECK(got->value == std::min(mine + increment, 19));  // nice values stop at 19
+  }
+  // The submitting thread itself is untouched: per-thread, not per-process.
+  CHECK(::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid))) == mine);
 }
