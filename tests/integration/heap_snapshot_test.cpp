@@ -58,6 +58,19 @@ std::string download(std::uint16_t port, const std::string& query, const fs::pat
   return std::move(r.headers);
 }
 
+// {"items":[{"n":0,"s":"item"},...]}: `count` small objects for the heap to hold.
+std::string items_document(int count) {
+  std::string doc = R"({"items":[)";
+  for (int i = 0; i < count; ++i) {
+    if (i > 0) doc += ',';
+    doc += R"({"n":)";
+    doc += std::to_string(i);
+    doc += R"(,"s":"item"})";
+  }
+  doc += "]}";
+  return doc;
+}
+
 // Runs tests/js/check_heap_snapshot.mjs on `file`; its one JSON line.
 json::object check_with_parsers(const fs::path& file) {
   if (!fs::exists(js_dir + "/node_modules/heap-snapshot-toolkit")) {
@@ -166,14 +179,7 @@ TEST_CASE("snapshot: a slow reader while the loop keeps serving and mutating", "
   temp_dir dir;
   http_client c(n.port);
   // Enough objects that the snapshot is several MB, read at 2 MB/s.
-  std::string big = R"({"items":[)";
-  for (int i = 0; i < 4000; ++i) {
-    if (i > 0) big += ',';
-    big += R"({"n":)";
-    big += std::to_string(i);
-    big += R"(,"s":"item"})";
-  }
-  big += "]}";
+  const std::string big = items_document(4000);
   std::vector<std::string> ids;
   for (int i = 0; i < 10; ++i) {
     const auto r = c.request(http::verb::post, "/objects", big);
@@ -214,14 +220,7 @@ TEST_CASE("snapshot: readers that stop reading hold at most two streams, leaving
   running_nodus n;
   http_client c(n.port);
   // ~30 MB of snapshot: more than the loopback socket buffers can absorb.
-  std::string big = R"({"items":[)";
-  for (int i = 0; i < 4000; ++i) {
-    if (i > 0) big += ',';
-    big += R"({"n":)";
-    big += std::to_string(i);
-    big += R"(,"s":"item"})";
-  }
-  big += "]}";
+  const std::string big = items_document(4000);
   for (int i = 0; i < 40; ++i) REQUIRE(c.request(http::verb::post, "/objects", big).result_int() / 100 == 2);
 
   // Two clients ask for a snapshot and never read: their streams stall with GC deferred.
