@@ -12,8 +12,13 @@ namespace nodus::runtime::heap {
 class semi_space {
  public:
   semi_space() = default;
-  // Replaces the memory with `capacity` bytes; contents are lost. false on allocation failure.
-  bool reserve(std::size_t capacity) noexcept;
+  // Replaces the memory with `capacity` bytes (a private anonymous mapping); contents are
+  // lost. false when the mapping fails. `populate` pre-touches every page now (as the JVM's
+  // AlwaysPreTouch), so the scavenges that later copy into this space take no page faults:
+  // used for the start-up capacity, outside any pause. A space grown inside a scavenge is
+  // not pre-touched (touching all of it would cost more than the faults on the pages that
+  // survivors touch).
+  bool reserve(std::size_t capacity, bool populate = false) noexcept;
 
   std::byte* start() const noexcept { return memory_.get(); }
   std::byte* end() const noexcept { return memory_.get() + capacity_; }
@@ -24,10 +29,11 @@ class semi_space {
   }
 
  private:
-  struct free_deleter {
+  struct unmap_deleter {
+    std::size_t length;  // no initializer: keeps it default-constructible inside semi_space
     void operator()(std::byte* p) const noexcept;
   };
-  std::unique_ptr<std::byte[], free_deleter> memory_;
+  std::unique_ptr<std::byte[], unmap_deleter> memory_;
   std::size_t capacity_ = 0;
 };
 
