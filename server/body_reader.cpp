@@ -11,4 +11,11 @@ void body_reader::read(read_handler done) {
   source_->read_body(seq_, std::move(done));
 }
 
+void body_reader::read_into(std::span<char> dst, fill_handler done) {
+  if (!source_ || dst.empty()) {
+    return done(make_error_code(boost::system::errc::operation_not_supported), 0);
+  }
+  source_->read_body_into(seq_, dst, std::move(done));
+}
+
 }  // namespace nodus::server

@@ -11,6 +11,14 @@
 // - read(done) delivers the next chunk (1..64 KiB) or, with an empty `chunk` and no error,
 //   the end of the body. `chunk` stays valid until the next read() (or the reader dies).
 //   `done` always runs later on the loop thread, never inside read().
+// - read_into(dst, done) fills the caller's buffer instead: `done(ec, n)` runs once `dst` is
+//   full (n == dst.size()) or the body has ended (n < dst.size(); 0 at the end). For a
+//   Content-Length body the session then reads the socket straight into `dst`, in reads as
+//   large as `dst` has room (no 64 KiB steps, no copy through the session's buffer): the
+//   way to take a large body at full speed. `dst` must stay valid until `done` has run or
+//   has been destroyed — the session keeps `done` (and so whatever it owns) alive while a
+//   socket read into `dst` is outstanding, even after an error. On an error, n counts the
+//   bytes written before it.
 // - The session reads from the socket only while a read() is pending: a handler that does
 //   not call read() stops the upload (TCP backpressure), so memory stays bounded whatever
 //   the body size. One read at a time; read() after the end delivers the end again.
@@ -34,6 +42,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 
 namespace nodus::server {
@@ -46,12 +55,15 @@ class body_source {
   virtual void read_body(
       std::uint64_t seq,
       std::function<void(boost::system::error_code, std::string_view)> done) = 0;
+  virtual void read_body_into(std::uint64_t seq, std::span<char> dst,
+                              std::function<void(boost::system::error_code, std::size_t)> done) = 0;
 };
 }  // namespace detail
 
 class body_reader {
  public:
   using read_handler = std::function<void(boost::system::error_code ec, std::string_view chunk)>;
+  using fill_handler = std::function<void(boost::system::error_code ec, std::size_t n)>;
 
   body_reader() = default;
   body_reader(std::shared_ptr<detail::body_source> source, std::uint64_t seq) noexcept
@@ -64,6 +76,8 @@ class body_reader {
   // See the contract above. A default-constructed reader fails at once with
   // operation_not_supported (inside read(): there is no loop to defer to).
   void read(read_handler done);
+  // See the contract above. dst must not be empty.
+  void read_into(std::span<char> dst, fill_handler done);
 
   explicit operator bool() const noexcept { return source_ != nullptr; }
 

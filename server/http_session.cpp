@@ -153,7 +153,8 @@ void http_session::do_read() {
 void http_session::do_read_once() {
   if (closed_ || lingering_ || reading_) return;
   if (phase_ == phase::continue_wait) return;  // the body waits for our 100 Continue
-  if (phase_ == phase::stream && (!stream_read_ || continue_pending_)) return;  // handler paces
+  if (phase_ == phase::stream && (!stream_pending() || continue_pending_)) return;  // handler paces
+  if (phase_ == phase::stream && stream_direct_) return;  // pump_direct reads into the caller's buffer
   if (phase_ == phase::idle) {
     if (!accepting_requests_) return;
     if (count_ >= owner_.options().max_pipeline) return;  // resumed by on_write
@@ -422,6 +423,8 @@ void http_session::start_stream(exchange& x, bool has_body, bool want_continue,
   stream_seq_ = x.seq;
   stream_ec_ = {};
   stream_end_ = !has_body;
+  stream_direct_ = false;
+  stream_direct_left_ = 0;
   continue_wanted_ = want_continue;
   continue_pending_ = false;
   if (has_body) {
@@ -447,10 +450,29 @@ void http_session::read_body(std::uint64_t seq, body_reader::read_handler done) 
     net::post(socket_.get_executor(), [d = std::move(d), ec] { d(ec, {}); });
   };
   if (seq != stream_seq_) return later(std::move(done), net::error::operation_aborted);
-  if (stream_read_) return later(std::move(done), net::error::in_progress);
+  if (stream_pending()) return later(std::move(done), net::error::in_progress);
   if (closed_ && !stream_ec_) stream_ec_ = net::error::operation_aborted;
   if (stream_ec_ || stream_end_) return later(std::move(done), stream_ec_);
   stream_read_ = std::move(done);
+  start_body_read();
+}
+
+void http_session::read_body_into(std::uint64_t seq, std::span<char> dst,
+                                  body_reader::fill_handler done) {
+  const auto later = [this](body_reader::fill_handler d, error_code ec) {
+    net::post(socket_.get_executor(), [d = std::move(d), ec] { d(ec, 0); });
+  };
+  if (seq != stream_seq_) return later(std::move(done), net::error::operation_aborted);
+  if (stream_pending()) return later(std::move(done), net::error::in_progress);
+  if (closed_ && !stream_ec_) stream_ec_ = net::error::operation_aborted;
+  if (stream_ec_ || stream_end_) return later(std::move(done), stream_ec_);
+  stream_fill_ = std::move(done);
+  stream_dst_ = dst;
+  stream_filled_ = 0;
+  start_body_read();
+}
+
+void http_session::start_body_read() {
   if (continue_wanted_) {  // the client waits for our 100 before it sends the body
     continue_wanted_ = false;
     continue_pending_ = true;
@@ -459,37 +481,126 @@ void http_session::read_body(std::uint64_t seq, body_reader::read_handler done) 
   pump_body();
 }
 
-// Feeds buffered bytes to the body parser until it yields body bytes (delivered as one
-// chunk) or needs more input (one socket read, under the progress timeout).
+// Where the next body bytes go: the caller's buffer (read_into) or the session's chunk.
+std::span<char> http_session::body_target() noexcept {
+  if (stream_fill_) return stream_dst_.subspan(stream_filled_);
+  return {stream_chunk_.get(), stream_chunk_bytes};
+}
+
+// `n` body bytes were written at body_target(): a read() gets them now; a read_into() once
+// its buffer is full. true when the pending read was delivered.
+bool http_session::take_body_bytes(std::size_t n) {
+  if (n == 0) return false;
+  if (stream_read_) {
+    deliver_body({}, std::string_view(stream_chunk_.get(), n));
+    return true;
+  }
+  stream_filled_ += n;
+  if (stream_filled_ < stream_dst_.size()) return false;
+  deliver_fill({});
+  return true;
+}
+
+// The body is consumed: the connection may parse the next pipelined request.
+void http_session::end_of_body() {
+  stream_end_ = true;
+  stream_direct_ = false;
+  stream_parser_.reset();
+  phase_ = phase::idle;
+  if (stream_fill_) {
+    deliver_fill({});
+  } else {
+    deliver_body({}, {});
+  }
+  do_read();
+}
+
+// Feeds buffered bytes to the body parser until it yields body bytes (a read() gets them as
+// one chunk; a read_into() collects them until its buffer is full) or needs more input (one
+// socket read, under the progress timeout). A Content-Length body under read_into() switches
+// to direct reads once the parser has consumed everything buffered.
 void http_session::pump_body() {
-  if (!stream_read_ || closed_ || phase_ != phase::stream) return;
+  if (!stream_pending() || closed_ || phase_ != phase::stream) return;
+  if (stream_direct_) return pump_direct();
   auto& p = *stream_parser_;
-  char* const chunk = stream_chunk_.get();
   while (!p.is_done() && buffer_.size() > 0) {
+    const std::span<char> out = body_target();
     auto& b = p.get().body();
-    b.data = chunk;
-    b.size = stream_chunk_bytes;
+    b.data = out.data();
+    b.size = out.size();
     b.more = true;
     error_code ec;
     const std::size_t used = p.put(buffer_.data(), ec);
     buffer_.consume(used);
-    const std::size_t n = stream_chunk_bytes - b.size;
+    const std::size_t n = out.size() - b.size;
     if (ec == http::error::need_buffer) ec = {};
     if (ec && ec != http::error::need_more) return on_stream_error(ec);
-    if (n > 0) return deliver_body({}, std::string_view(chunk, n));
+    if (take_body_bytes(n)) return;
     if (ec == http::error::need_more || used == 0) break;
   }
-  if (p.is_done()) {
-    // The body is consumed: the connection may parse the next pipelined request.
-    stream_end_ = true;
-    stream_parser_.reset();
-    phase_ = phase::idle;
-    deliver_body({}, {});
-    return do_read();
+  if (p.is_done()) return end_of_body();
+  if (stream_fill_ && buffer_.size() == 0 && !p.chunked()) {
+    if (const auto left = p.content_length_remaining(); left && *left > 0) {
+      stream_direct_ = true;
+      stream_direct_left_ = *left;
+      return pump_direct();
+    }
   }
   stream_wait_start_ = loop_.now();
   watch(stream_wait_start_ + owner_.options().request_timeout);
   do_read();
+}
+
+// Direct mode: what is left of a Content-Length body goes from buffer_ (bytes that arrived
+// with an earlier read) and then from the socket straight into the caller's buffer, each
+// read as large as the buffer's room (capped at the body's end, so a pipelined request
+// behind it stays in the socket for the parser).
+void http_session::pump_direct() {
+  if (direct_reading_ || reading_) return;
+  while (stream_pending() && stream_direct_left_ > 0 && buffer_.size() > 0) {
+    const std::span<char> out = body_target();
+    const std::size_t n = static_cast<std::size_t>(
+        std::min<std::uint64_t>(std::min(out.size(), buffer_.size()), stream_direct_left_));
+    net::buffer_copy(net::buffer(out.data(), n), buffer_.data());
+    buffer_.consume(n);
+    stream_direct_left_ -= n;
+    if (take_body_bytes(n) && stream_direct_left_ > 0) return;
+  }
+  if (stream_direct_left_ == 0) return end_of_body();
+  if (!stream_pending()) return;
+  const std::span<char> out = body_target();
+  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), stream_direct_left_));
+  stream_wait_start_ = loop_.now();
+  watch(stream_wait_start_ + owner_.options().request_timeout);
+  reading_ = true;
+  direct_reading_ = true;
+  socket_.async_read_some(net::buffer(out.data(), want),
+                          beast::bind_front_handler(&http_session::on_direct_read, shared_from_this()));
+}
+
+void http_session::on_direct_read(error_code ec, std::size_t bytes) {
+  reading_ = false;
+  direct_reading_ = false;
+  if (closed_ || lingering_ || stream_ec_ || phase_ != phase::stream) {
+    // Aborted while the read was outstanding: the pending read_into() was kept until now
+    // (its buffer had to stay valid); it gets the error that ended the body.
+    if (stream_fill_) deliver_fill(stream_ec_ ? stream_ec_ : error_code(net::error::operation_aborted));
+    if (closed_) return;
+    if (lingering_) {
+      if (ec) return do_close();
+      return do_linger();
+    }
+    return;
+  }
+  if (ec) {
+    stream_ec_ = ec == net::error::eof ? error_code(http::error::partial_message) : ec;
+    if (ec == net::error::eof) return on_peer_eof();
+    return fail(ec, "read");
+  }
+  stream_direct_left_ -= bytes;
+  if (take_body_bytes(bytes) && stream_direct_left_ > 0) return;
+  if (stream_direct_left_ == 0) return end_of_body();
+  pump_direct();
 }
 
 // Runs the pending read's callback on a later loop turn (never inside read()).
@@ -499,6 +610,18 @@ void http_session::deliver_body(error_code ec, std::string_view chunk) {
   if (!done) return;
   net::post(socket_.get_executor(),
             [self = shared_from_this(), done = std::move(done), ec, chunk] { done(ec, chunk); });
+}
+
+// Runs the pending read_into()'s callback on a later loop turn, with the bytes filled so far.
+void http_session::deliver_fill(error_code ec) {
+  auto done = std::move(stream_fill_);
+  stream_fill_ = nullptr;
+  const std::size_t n = stream_filled_;
+  stream_dst_ = {};
+  stream_filled_ = 0;
+  if (!done) return;
+  net::post(socket_.get_executor(),
+            [self = shared_from_this(), done = std::move(done), ec, n] { done(ec, n); });
 }
 
 // Malformed framing or a body over the route's limit: the session answers (400/413) in the
@@ -525,7 +648,11 @@ void http_session::abort_stream(error_code ec) {
   continue_wanted_ = false;
   continue_pending_ = false;
   stream_parser_.reset();
+  stream_direct_ = false;
   if (stream_read_) deliver_body(stream_ec_ ? stream_ec_ : ec, {});
+  // A read_into() whose buffer a socket read is still writing to is answered when that
+  // read completes (on_direct_read), not before.
+  if (stream_fill_ && !direct_reading_) deliver_fill(stream_ec_ ? stream_ec_ : ec);
 }
 
 // ---------------------------------------------------------------------------------------

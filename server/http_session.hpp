@@ -76,6 +76,7 @@ class http_session final
                          std::unique_ptr<body_writer> body) override;
   // detail::body_source (what body readers call)
   void read_body(std::uint64_t seq, body_reader::read_handler done) override;
+  void read_body_into(std::uint64_t seq, std::span<char> dst, body_reader::fill_handler done) override;
 
  private:
   using time_point = runtime::loop::time_point;
@@ -101,8 +102,16 @@ class http_session final
   void dispatch(exchange& x, body_reader* body = nullptr);
   std::uint64_t body_limit(const route& r) const noexcept;
   void start_stream(exchange& x, bool has_body, bool want_continue, std::uint64_t limit);
+  void start_body_read();
   void pump_body();
+  void pump_direct();
+  void on_direct_read(boost::system::error_code ec, std::size_t bytes);
+  std::span<char> body_target() noexcept;
+  bool take_body_bytes(std::size_t n);
+  void end_of_body();
   void deliver_body(boost::system::error_code ec, std::string_view chunk);
+  void deliver_fill(boost::system::error_code ec);
+  bool stream_pending() const noexcept { return stream_read_ || stream_fill_; }
   void on_stream_error(boost::system::error_code ec);
   void abort_stream(boost::system::error_code ec);
   void reject(exchange* x, http::status status, std::string_view error, std::string_view detail,
@@ -154,6 +163,14 @@ class http_session final
   std::optional<http::request_parser<http::buffer_body>> stream_parser_;
   std::unique_ptr<char[]> stream_chunk_;   // the chunk buffer handed to read() callbacks
   body_reader::read_handler stream_read_;  // the pending read()
+  body_reader::fill_handler stream_fill_;  // or the pending read_into(), filling stream_dst_
+  std::span<char> stream_dst_;
+  std::size_t stream_filled_ = 0;
+  // A Content-Length body taken by read_into() is read from the socket straight into the
+  // caller's buffer, bypassing the parser, once nothing of it is left in buffer_.
+  bool stream_direct_ = false;
+  std::uint64_t stream_direct_left_ = 0;   // body bytes still to come (direct mode)
+  bool direct_reading_ = false;            // a socket read into stream_dst_ is outstanding
   std::uint64_t stream_seq_ = 0;           // the exchange whose body it is
   boost::system::error_code stream_ec_;    // sticky: every later read() gets it
   bool stream_end_ = false;                // the body was read to its end

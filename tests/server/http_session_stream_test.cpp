@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "server/body_writer.hpp"
 #include "server/loop_server.hpp"
@@ -59,6 +60,51 @@ struct body_counter : std::enable_shared_from_this<body_counter> {
   }
 };
 
+// Reads a body with read_into() into a buffer of `size` bytes, then answers
+// "<bytes> <fnv1a> <fills>" (fills: completions that delivered bytes). With `first_chunk`, the
+// first piece comes from read() (the two kinds of read may be mixed on one body).
+struct body_filler : std::enable_shared_from_this<body_filler> {
+  body_reader reader;
+  responder res;
+  std::vector<char> buffer;
+  std::uint64_t bytes = 0, hash = fnv_init;
+  std::size_t fills = 0;
+  std::function<void(boost::system::error_code)> on_error;
+  std::function<void()> on_fill;  // after each fill that delivered bytes (tests pause here)
+  bool park = false;              // stop after the next fill (no further read_into)
+  void next() {
+    reader.read_into(buffer, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+      if (ec) {
+        if (self->on_error) self->on_error(ec);
+        return;
+      }
+      self->bytes += n;
+      self->hash = fnv1a(self->hash, std::string_view(self->buffer.data(), n));
+      if (n > 0) ++self->fills;
+      if (n > 0 && self->on_fill) self->on_fill();
+      if (n < self->buffer.size()) {  // the end
+        return self->res.send(text(std::to_string(self->bytes) + " " + std::to_string(self->hash) +
+                                   " " + std::to_string(self->fills)));
+      }
+      if (!self->park) self->next();
+    });
+  }
+  void first_chunk_then_fill() {
+    reader.read([self = shared_from_this()](boost::system::error_code ec, std::string_view chunk) {
+      if (ec) return;
+      self->bytes += chunk.size();
+      self->hash = fnv1a(self->hash, chunk);
+      self->next();
+    });
+  }
+};
+
+std::size_t query_size(const request& req) {
+  const std::string target(req.target());
+  const auto eq = target.find("size=");
+  return eq == std::string::npos ? 65536 : std::stoul(target.substr(eq + 5));
+}
+
 // State shared with the /pause route (loop thread only, except the atomics).
 struct pause_state {
   std::shared_ptr<body_counter> parked;  // read one chunk, then waits
@@ -77,6 +123,20 @@ void add_stream_routes(router& r, pause_state* pause = nullptr) {
   r.add("/count", {http::verb::post}, count, {body_mode::streamed});
   r.add("/count-big", {http::verb::post}, count, {body_mode::streamed, 8u << 20});
   r.add("/count-small", {http::verb::post}, count, {body_mode::streamed, 100});
+  // /fill?size=N: the body through read_into() with an N-byte buffer; /fill-mixed: read() once first.
+  const auto fill = [](bool mixed) {
+    return [mixed](request& req, const request_context& ctx, responder res) {
+      auto f = std::make_shared<body_filler>();
+      f->reader = std::move(*ctx.body);
+      f->res = std::move(res);
+      f->buffer.resize(query_size(req));
+      if (mixed) return f->first_chunk_then_fill();
+      f->next();
+    };
+  };
+  r.add("/fill", {http::verb::post}, fill(false), {body_mode::streamed, 64u << 20});
+  r.add("/fill-mixed", {http::verb::post}, fill(true), {body_mode::streamed, 64u << 20});
+  r.add("/fill-small", {http::verb::post}, fill(false), {body_mode::streamed, 100});
   r.add("/hello", {http::verb::get},
         [](request&, const request_context&, responder res) { res.send(text("hello")); });
   // /gen?n=N: N chunks of 1000 bytes ('a' + i % 26) from a chunked_body_writer.
@@ -265,6 +325,104 @@ TEST_CASE("stream body: a client gone mid-body fails the read and cancels the re
   CHECK(eventually([&] { return pause.cancelled.load(); }));
   CHECK(eventually([&] { return pause.read_error.load() != 0; }));
   on_loop(s, [&](loop_server&) { pause.parked.reset(); });
+  http_client c(s.port());
+  CHECK(c.get("/hello").body() == "hello");
+}
+
+TEST_CASE("stream body: read_into fills the caller's buffer (Content-Length: straight from the socket)",
+          "[server][session][stream]") {
+  test_server s(stream_options(), [](router& r) { add_stream_routes(r); });
+  http_client c(s.port());
+  const std::string body = pattern(300000);
+  const auto fill_result = [&](std::string_view b, std::size_t size) {
+    return std::to_string(b.size()) + " " + std::to_string(fnv1a(fnv_init, b)) + " " +
+           std::to_string((b.size() + size - 1) / size);
+  };
+  // Content-Length, an odd buffer size, a pipelined request behind the body: the direct
+  // socket reads stop at the body's end, so the next request is parsed intact.
+  REQUIRE(!c.write("POST /fill?size=65543 HTTP/1.1\r\nHost: t\r\nContent-Length: 300000\r\n\r\n" +
+                   body + "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  CHECK(c.read().body() == fill_result(body, 65543));
+  CHECK(c.read().body() == "hello");
+  // A body that is an exact multiple of the buffer: the last fill is full, then a 0 ends it.
+  const std::string exact = pattern(4 * 50000);
+  REQUIRE(!c.write("POST /fill?size=50000 HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\n\r\n" + exact));
+  CHECK(c.read().body() == fill_result(exact, 50000));
+  // A buffer larger than the body: one short fill.
+  REQUIRE(!c.write("POST /fill?size=1048576 HTTP/1.1\r\nHost: t\r\nContent-Length: 300000\r\n\r\n" + body));
+  CHECK(c.read().body() == fill_result(body, 1048576));
+  // One-byte buffer, a small body.
+  REQUIRE(!c.write("POST /fill?size=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 37\r\n\r\n" + body.substr(0, 37)));
+  CHECK(c.read().body() == fill_result(body.substr(0, 37), 1));
+  // Chunked: through the parser into the buffer.
+  std::string chunked = "POST /fill?size=70000 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::size_t at = 0;
+  for (std::size_t n : {1u, 7u, 70000u, 100000u, 129992u}) {
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", n);
+    chunked += size + body.substr(at, n) + "\r\n";
+    at += n;
+  }
+  chunked += "0\r\n\r\n";
+  REQUIRE(!c.write(chunked));
+  CHECK(c.read().body() == fill_result(body, 70000));
+  // read() first, then read_into() for the rest of the same body.
+  REQUIRE(!c.write("POST /fill-mixed?size=100000 HTTP/1.1\r\nHost: t\r\nContent-Length: 300000\r\n\r\n" + body));
+  const auto mixed = c.read().body();
+  CHECK(mixed.substr(0, mixed.rfind(' ')) == fill_result(body, 1).substr(0, fill_result(body, 1).rfind(' ')));
+  // No body: the end at once.
+  CHECK(c.request(http::verb::post, "/fill").body() == "0 " + std::to_string(fnv_init) + " 0");
+  // Limits apply as to read(): a declared length over the route's 413s before the handler.
+  http_client small(s.port());
+  REQUIRE(!small.write("POST /fill-small HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n"));
+  CHECK(small.read().result_int() == 413);
+}
+
+TEST_CASE("stream body: read_into with 100-continue, and a large body in large reads",
+          "[server][session][stream]") {
+  test_server s(stream_options(), [](router& r) { add_stream_routes(r); });
+  const std::string file = "/tmp/nodus_fill_test_" + std::to_string(::getpid()) + ".bin";
+  const std::string data = pattern(24u << 20);
+  std::ofstream(file, std::ios::binary) << data;
+  const auto r = curl("-o - --max-time 30 --expect100-timeout 30 --data-binary @" + file + " " +
+                      url(s.port(), "/fill?size=1048576"));
+  std::remove(file.c_str());
+  CHECK(r.out == std::to_string(data.size()) + " " + std::to_string(fnv1a(fnv_init, data)) + " 24");
+}
+
+TEST_CASE("stream body: a client gone while a direct read fills the buffer",
+          "[server][session][stream]") {
+  struct parked_state {
+    std::shared_ptr<body_filler> filler;
+    std::atomic<bool> cancelled{false};
+    std::atomic<int> read_error{0};
+    std::atomic<std::uint64_t> bytes{0};
+  } parked;
+  test_server s(stream_options(), [&](router& r) {
+    add_stream_routes(r);
+    r.add("/fill-park", {http::verb::post}, [&parked](request&, const request_context& ctx, responder res) {
+      auto f = std::make_shared<body_filler>();
+      f->reader = std::move(*ctx.body);
+      f->res = std::move(res);
+      f->res.on_cancel([&parked] { parked.cancelled = true; });
+      f->on_error = [&parked](boost::system::error_code ec) { parked.read_error = ec.value(); };
+      f->on_fill = [&parked, f = f.get()] { parked.bytes = f->bytes; };
+      f->buffer.resize(1u << 20);
+      parked.filler = f;
+      f->next();
+    }, {body_mode::streamed, 64u << 20});
+  });
+  {
+    http_client c(s.port());
+    // 1000 bytes of a 1 MB body: the direct read into the 1 MiB buffer stays outstanding.
+    REQUIRE(!c.write("POST /fill-park HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n" +
+                     std::string(1000, 'z')));
+    std::this_thread::sleep_for(100ms);
+  }  // disconnect
+  CHECK(eventually([&] { return parked.cancelled.load(); }));
+  CHECK(eventually([&] { return parked.read_error.load() != 0; }));
+  CHECK(parked.bytes.load() == 0);  // the buffer never filled: no partial fill was delivered
+  on_loop(s, [&](loop_server&) { parked.filler.reset(); });
   http_client c(s.port());
   CHECK(c.get("/hello").body() == "hello");
 }
