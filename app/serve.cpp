@@ -173,7 +173,11 @@ int serve(const config::config& cfg, std::shared_ptr<spdlog::logger> access_log)
   // been joined nothing is left to post back.
   runtime::workers::worker_pool pool(
       runtime::workers::pool_options{
-          .threads = cfg.workers, .queue_capacity = cfg.worker_queue, .nice_increment = cfg.worker_nice});
+          .threads = cfg.workers,
+          .queue_capacity = cfg.worker_queue,
+          .nice_increment = cfg.worker_nice,
+          .policy = cfg.worker_policy == "normal" ? runtime::workers::thread_policy::normal
+                                                  : runtime::workers::thread_policy::idle});
   const unsigned loops = std::max(1u, cfg.loops);
   handlers::isolate_registry isolates(loops);
   server::router routes;

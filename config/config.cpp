@@ -49,8 +49,13 @@ void add_options(CLI::App& app, config& c, std::vector<seconds_option>& seconds)
       ->check(CLI::Range(0, 256));
   app.add_option("--worker-queue", c.worker_queue, "Bounded worker-pool queue length")
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--worker-policy", c.worker_policy,
+                 "Worker-pool threads' scheduling: idle (SCHED_IDLE: a loop preempts them at once "
+                 "on a shared core) or normal (the loops' policy, nice raised by --worker-nice)")
+      ->check(CLI::IsMember({"idle", "normal"}));
   app.add_option("--worker-nice", c.worker_nice,
-                 "Added to worker-pool threads' nice value, so loops run first on a shared core (0..19)")
+                 "With --worker-policy normal: added to worker-pool threads' nice value, so loops "
+                 "run first on a shared core (0..19)")
       ->check(CLI::Range(0, 19));
   app.add_option("--root", c.root, "Directory served under / and /files/");
   app.add_option("--max-body", c.max_body, "Largest request body (bytes; k/m/g suffixes)")
@@ -210,6 +215,7 @@ std::string to_toml(const config& c) {
     << "loops = " << c.loops << "\n"
     << "workers = " << c.workers << "\n"
     << "worker-queue = " << c.worker_queue << "\n"
+    << "worker-policy = " << str(c.worker_policy) << "\n"
     << "worker-nice = " << c.worker_nice << "\n"
     << "root = " << str(c.root) << "\n"
     << "max-body = " << c.max_body << "\n"

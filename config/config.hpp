@@ -14,7 +14,8 @@ struct config {
   unsigned loops = 0;                  // event-loop threads; 0 in the struct = resolved to cores
   unsigned workers = 0;                // worker-pool threads; 0 = cores
   std::size_t worker_queue = 1024;     // bounded worker-pool queue
-  int worker_nice = 10;                // added to pool threads' nice: loops run first on a shared core
+  std::string worker_policy = "idle";  // pool threads' scheduling: "idle" (SCHED_IDLE) or "normal"
+  int worker_nice = 10;                // "normal": added to pool threads' nice (loops run first on a shared core)
   std::string root;                    // directory served under / and /files/
 
   // HTTP limits

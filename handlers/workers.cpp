@@ -132,6 +132,7 @@ json::object pool_stats_json(const runtime::workers::pool_stats& s) {
         {"run_time", histogram_json(ks.run_time)}};
   }
   return {{"threads", s.threads},
+          {"sched_idle_threads", s.sched_idle_threads},
           {"queue_capacity", s.queue_capacity},
           {"busy", s.busy},
           {"queued", s.queued},

@@ -25,11 +25,17 @@ wrk_command() {
   return 0
 }
 
-# check_case SERVER CASE — the case's path answers 200 on SERVER (else the numbers lie).
+# check_case SERVER CASE — the case's path answers 200 on SERVER (else the numbers lie); a
+# post_file.lua case is checked with the same POST.
 check_case() {
-  local url="${SERVER_URL[$1]}${CASE_PATH[$2]}" code
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" || true)
-  [[ $code == 200 ]] || die "$1: GET $url answered '$code', not 200"
+  local url="${SERVER_URL[$1]}${CASE_PATH[$2]}" code method=GET args
+  local -a curl_args=()
+  IFS=$'\x1f' read -r -a args <<<"${CASE_ARGS[$2]}"
+  if [[ " ${args[*]} " == *" -s post_file.lua "* ]]; then
+    method=POST curl_args=(-X POST --data-binary "@${args[-1]}")
+  fi
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "${curl_args[@]}" "$url" || true)
+  [[ $code == 200 ]] || die "$1: $method $url answered '$code', not 200"
 }
 
 warm_up() {

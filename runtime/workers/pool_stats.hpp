@@ -43,6 +43,7 @@ struct kind_stats {
 
 struct pool_stats {
   unsigned threads = 0;
+  unsigned sched_idle_threads = 0;  // threads that run under SCHED_IDLE (thread_policy::idle)
   std::size_t queue_capacity = 0;
   std::uint64_t busy = 0;    // threads running a job now
   std::uint64_t queued = 0;  // jobs waiting now

@@ -7,6 +7,8 @@
 // stop() moves the whole queue out under the lock and posts the cancellations outside it.
 #include "runtime/workers/worker_pool.hpp"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -77,14 +79,26 @@ class pool_core {
     stats_.queue_capacity = capacity;
   }
 
-  void start(unsigned threads, int nice_increment) {
+  void start(unsigned threads, int nice_increment, thread_policy policy) {
     threads_.reserve(threads);
     for (unsigned i = 0; i < threads; ++i) {
-      threads_.emplace_back([this, nice = nice_increment] {
+      threads_.emplace_back([this, nice = nice_increment, policy] {
         lower_priority(nice);
+        if (policy == thread_policy::idle && enter_sched_idle()) {
+          std::lock_guard lk(mutex_);
+          ++stats_.sched_idle_threads;
+        }
         worker_main();
       });
     }
+  }
+
+  // SCHED_IDLE is per thread on Linux and needs no privilege to enter. On failure the thread
+  // keeps the normal policy (and its raised nice), which is only less strict.
+  static bool enter_sched_idle() noexcept {
+    sched_param param{};
+    param.sched_priority = 0;
+    return ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &param) == 0;
   }
 
   // On Linux a nice value belongs to a thread (setpriority on its tid). Raising it needs no
@@ -272,7 +286,7 @@ worker_pool::worker_pool(pool_options options) {
   const unsigned n = resolve_threads(options.threads);
   const loop::clock& clk = options.clk != nullptr ? *options.clk : loop::system_clock();
   core_ = std::make_shared<detail::pool_core>(n, options.queue_capacity, clk);
-  core_->start(n, options.nice_increment);
+  core_->start(n, options.nice_increment, options.policy);
 }
 
 worker_pool::~worker_pool() { stop(); }

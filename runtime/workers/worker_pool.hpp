@@ -47,6 +47,16 @@ enum class cancel_result : std::uint8_t {
   too_late,  // already finished (or never accepted, or the pool is gone)
 };
 
+// How pool threads are scheduled against the loops (Linux).
+enum class thread_policy : std::uint8_t {
+  // SCHED_IDLE: a loop (any normal thread) that becomes runnable on a pool thread's core
+  // preempts it at once, and pool threads get only what normal threads leave of a shared
+  // core (CFS/EEVDF weight 3 vs 1024). CPU jobs then cannot delay a loop's callbacks.
+  idle,
+  // The loops' policy, with nice_increment added: a fair share weighted by nice.
+  normal,
+};
+
 struct pool_options {
   unsigned threads = 0;              // 0 = hardware concurrency
   std::size_t queue_capacity = 1024; // jobs waiting (running ones not counted)
@@ -55,6 +65,7 @@ struct pool_options {
   // an event loop the scheduler lets the loop run as soon as it has work: CPU jobs then take
   // what the loops leave instead of delaying their I/O callbacks. 0 = the loops' priority.
   int nice_increment = 0;
+  thread_policy policy = thread_policy::normal;  // idle: SCHED_IDLE (then nice does not matter)
 };
 
 namespace detail {

@@ -64,6 +64,7 @@ TEST_CASE("defaults serve the bundled site on 127.0.0.1:8080", "[config]") {
   CHECK(c.workers >= 1);
   CHECK(std::filesystem::exists(std::filesystem::path(c.root) / "index.html"));
   CHECK(c.idle_timeout == std::chrono::milliseconds(5000));
+  CHECK(c.worker_policy == "idle");
   CHECK_FALSE(c.access_log);
 }
 
@@ -113,6 +114,11 @@ TEST_CASE("invalid input exits 2 with one line naming the option", "[config]") {
     const auto e = expect_exit(parse({"--root", "/nonexistent/nodus-root"}));
     CHECK(e.code == 2);
     CHECK(e.err.find("--root") != std::string::npos);
+  }
+  SECTION("bad worker policy") {
+    const auto e = expect_exit(parse({"--worker-policy", "realtime"}));
+    CHECK(e.code == 2);
+    CHECK(e.err.find("--worker-policy") != std::string::npos);
   }
   SECTION("bad log level") {
     const auto e = expect_exit(parse({"--log-level", "loud"}));

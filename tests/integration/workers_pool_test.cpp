@@ -66,6 +66,7 @@ TEST_CASE("GET /debug/workers: counters and per-kind histograms", "[workers]") {
   http_client c(n.port);
   auto s = debug_workers(c);
   CHECK(s.at("threads").to_number<int>() == 2);
+  CHECK(s.at("sched_idle_threads").to_number<int>() == 2);  // --worker-policy idle, the default
   CHECK(s.at("queue_capacity").to_number<int>() == 7);
   CHECK(kind_count(s, "hash", "completed") == 0);
   for (int i = 0; i < 3; ++i) REQUIRE(c.get("/demo/offload?ms=5").result_int() == 200);
@@ -81,6 +82,12 @@ TEST_CASE("GET /debug/workers: counters and per-kind histograms", "[workers]") {
   const auto& buckets = run.at("buckets").as_array();
   REQUIRE_FALSE(buckets.empty());
   CHECK(buckets.back().as_object().at("count").to_number<int>() == 3);  // cumulative
+}
+
+TEST_CASE("--worker-policy normal: pool threads keep the normal policy", "[workers]") {
+  running_nodus n({"--workers", "2", "--worker-policy", "normal"});
+  http_client c(n.port);
+  CHECK(debug_workers(c).at("sched_idle_threads").to_number<int>() == 0);
 }
 
 TEST_CASE("worker queue full: 503 with Retry-After", "[workers]") {

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -346,4 +347,29 @@ TEST_CASE("worker_pool: pool threads run at the submitter's nice plus nice_incre
   }
   // The submitting thread itself is untouched: per-thread, not per-process.
   CHECK(::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid))) == mine);
+}
+
+TEST_CASE("worker_pool: thread_policy::idle runs pool threads under SCHED_IDLE, the submitter untouched") {
+  inbox in;
+  const int mine = ::sched_getscheduler(0);
+  REQUIRE(mine == SCHED_OTHER);
+  for (const auto policy : {w::thread_policy::idle, w::thread_policy::normal}) {
+    w::worker_pool pool({.threads = 2, .queue_capacity = 2, .policy = policy});
+    std::optional<w::job_outcome<int>> got;
+    auto sub = pool.submit(
+        w::job_kind::other, [] { return ::sched_getscheduler(0); },
+        [&](w::job_outcome<int> o) { got = std::move(o); }, in.poster());
+    REQUIRE(sub.accepted());
+    REQUIRE(in.run(1));
+    REQUIRE(got);
+    const bool idle = policy == w::thread_policy::idle;
+    CHECK(got->value == (idle ? SCHED_IDLE : SCHED_OTHER));
+    // Both threads switched before any job ran (the job above proves one; the count both).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (pool.stats().sched_idle_threads != (idle ? 2u : 0u) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    CHECK(pool.stats().sched_idle_threads == (idle ? 2u : 0u));
+  }
+  CHECK(::sched_getscheduler(0) == mine);
 }
