@@ -201,6 +201,21 @@ std::string pattern(std::size_t n) {
   return s;
 }
 
+// POST `target` with the 300000-byte `body` sent chunked, in chunks of odd sizes.
+std::string chunked_post(std::string_view target, std::string_view body) {
+  std::string out = "POST " + std::string(target) + " HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::size_t at = 0;
+  for (std::size_t n : {1u, 7u, 70000u, 100000u, 129992u}) {
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", n);
+    out += size;
+    out += body.substr(at, n);
+    out += "\r\n";
+    at += n;
+  }
+  return out + "0\r\n\r\n";
+}
+
 std::string expected_count(std::string_view body, std::size_t largest) {
   return std::to_string(body.size()) + " " + std::to_string(fnv1a(fnv_init, body)) + " " +
          std::to_string(largest);
@@ -219,15 +234,7 @@ TEST_CASE("stream body: Content-Length and chunked bodies arrive whole, in bound
   CHECK(c.read().body() == expected_count(body, 65536));
   CHECK(c.read().body() == "hello");
   // Chunked, chunks of odd sizes, over the same connection.
-  std::string chunked = "POST /count HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
-  std::size_t at = 0;
-  for (std::size_t n : {1u, 7u, 70000u, 100000u, 129992u}) {
-    char size[32];
-    std::snprintf(size, sizeof size, "%zx\r\n", n);
-    chunked += size + body.substr(at, n) + "\r\n";
-    at += n;
-  }
-  chunked += "0\r\n\r\n";
+  const std::string chunked = chunked_post("/count", body);
   REQUIRE(!c.write(chunked));
   const auto res = c.read();
   CHECK(res.result_int() == 200);
@@ -355,15 +362,7 @@ TEST_CASE("stream body: read_into fills the caller's buffer (Content-Length: str
   REQUIRE(!c.write("POST /fill?size=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 37\r\n\r\n" + body.substr(0, 37)));
   CHECK(c.read().body() == fill_result(body.substr(0, 37), 1));
   // Chunked: through the parser into the buffer.
-  std::string chunked = "POST /fill?size=70000 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
-  std::size_t at = 0;
-  for (std::size_t n : {1u, 7u, 70000u, 100000u, 129992u}) {
-    char size[32];
-    std::snprintf(size, sizeof size, "%zx\r\n", n);
-    chunked += size + body.substr(at, n) + "\r\n";
-    at += n;
-  }
-  chunked += "0\r\n\r\n";
+  const std::string chunked = chunked_post("/fill?size=70000", body);
   REQUIRE(!c.write(chunked));
   CHECK(c.read().body() == fill_result(body, 70000));
   // read() first, then read_into() for the rest of the same body.
