@@ -1,10 +1,11 @@
 // worker_pool, after libuv's src/threadpool.c, as an object.
 //
 // Lock rule: one mutex (pool_core::mutex_) guards the queue, every job_state's phase, the
-// stopping flag and all stats. Jobs run with it released. A job's fate (completed, failed,
-// cancelled) is decided and counted under it; the completion is then posted with it
-// released, so post() — which takes the loop's own lock — never nests inside ours.
-// stop() moves the whole queue out under the lock and posts the cancellations outside it.
+// stopping flag, the start-up count of ready threads and all stats. Jobs run with it
+// released. A job's fate (completed, failed, cancelled) is decided and counted under it; the
+// completion is then posted with it released, so post() — which takes the loop's own lock —
+// never nests inside ours. stop() moves the whole queue out under the lock and posts the
+// cancellations outside it.
 #include "runtime/workers/worker_pool.hpp"
 
 #include <pthread.h>
@@ -84,13 +85,20 @@ class pool_core {
     for (unsigned i = 0; i < threads; ++i) {
       threads_.emplace_back([this, nice = nice_increment, policy] {
         lower_priority(nice);
-        if (policy == thread_policy::idle && enter_sched_idle()) {
+        const bool idle = policy == thread_policy::idle && enter_sched_idle();
+        {
           std::lock_guard lk(mutex_);
-          ++stats_.sched_idle_threads;
+          if (idle) ++stats_.sched_idle_threads;
+          ++threads_ready_;
         }
+        ready_cv_.notify_all();
         worker_main();
       });
     }
+    // The constructor returns once every thread runs at its policy: stats are exact from the
+    // start and no job ever runs at the loops' priority.
+    std::unique_lock lk(mutex_);
+    ready_cv_.wait(lk, [&] { return threads_ready_ == threads; });
   }
 
   // SCHED_IDLE is per thread on Linux and needs no privilege to enter. On failure the thread
@@ -265,6 +273,8 @@ class pool_core {
   const loop::clock& clk_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
+  std::condition_variable ready_cv_;  // start(): threads that have applied their policy
+  unsigned threads_ready_ = 0;
   std::deque<queued_job> queue_;
   bool stopping_ = false;
   pool_stats stats_;
