@@ -84,7 +84,7 @@ TEST_CASE("GET /debug/workers: counters and per-kind histograms", "[workers]") {
   CHECK(buckets.back().as_object().at("count").to_number<int>() == 3);  // cumulative
 }
 
-TEST_CASE("--worker-policy normal: pool threads keep the normal policy", "[workers]") {
+TEST_CASE("worker policy normal (--worker-policy normal): pool threads keep the normal policy", "[workers]") {
   running_nodus n({"--workers", "2", "--worker-policy", "normal"});
   http_client c(n.port);
   CHECK(debug_workers(c).at("sched_idle_threads").to_number<int>() == 0);
