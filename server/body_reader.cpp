@@ -12,7 +12,7 @@ void body_reader::read(read_handler done) {
 }
 
 void body_reader::read_into(std::span<char> dst, fill_handler done) {
-  if (!source_ || dst.empty()) {
+  if (!source_) {
     return done(make_error_code(boost::system::errc::operation_not_supported), 0);
   }
   source_->read_body_into(seq_, dst, std::move(done));

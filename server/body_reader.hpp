@@ -18,7 +18,10 @@
 //   way to take a large body at full speed. `dst` must stay valid until `done` has run or
 //   has been destroyed — the session keeps `done` (and so whatever it owns) alive while a
 //   socket read into `dst` is outstanding, even after an error. On an error, n counts the
-//   bytes written before it.
+//   bytes filled before it (a read outstanding when the body failed may have written more
+//   into dst, uncounted). A fill that ends exactly at the body's end is followed by a
+//   read that reports the end (n == 0), as with read(); an empty dst fails with
+//   invalid_argument. read() or read_into() after the end reports the end again.
 // - The session reads from the socket only while a read() is pending: a handler that does
 //   not call read() stops the upload (TCP backpressure), so memory stays bounded whatever
 //   the body size. One read at a time; read() after the end delivers the end again.
@@ -76,7 +79,7 @@ class body_reader {
   // See the contract above. A default-constructed reader fails at once with
   // operation_not_supported (inside read(): there is no loop to defer to).
   void read(read_handler done);
-  // See the contract above. dst must not be empty.
+  // See the contract above.
   void read_into(std::span<char> dst, fill_handler done);
 
   explicit operator bool() const noexcept { return source_ != nullptr; }

@@ -449,7 +449,8 @@ void http_session::read_body(std::uint64_t seq, body_reader::read_handler done) 
   const auto later = [this](body_reader::read_handler d, error_code ec) {
     net::post(socket_.get_executor(), [d = std::move(d), ec] { d(ec, {}); });
   };
-  if (seq != stream_seq_) return later(std::move(done), net::error::operation_aborted);
+  // An older body ended normally (a later stream starts only then): it reports its end again.
+  if (seq != stream_seq_) return later(std::move(done), seq < stream_seq_ ? error_code{} : error_code(net::error::operation_aborted));
   if (stream_pending()) return later(std::move(done), net::error::in_progress);
   if (closed_ && !stream_ec_) stream_ec_ = net::error::operation_aborted;
   if (stream_ec_ || stream_end_) return later(std::move(done), stream_ec_);
@@ -462,7 +463,9 @@ void http_session::read_body_into(std::uint64_t seq, std::span<char> dst,
   const auto later = [this](body_reader::fill_handler d, error_code ec) {
     net::post(socket_.get_executor(), [d = std::move(d), ec] { d(ec, 0); });
   };
-  if (seq != stream_seq_) return later(std::move(done), net::error::operation_aborted);
+  if (dst.empty()) return later(std::move(done), net::error::invalid_argument);
+  // An older body ended normally (a later stream starts only then): it reports its end again.
+  if (seq != stream_seq_) return later(std::move(done), seq < stream_seq_ ? error_code{} : error_code(net::error::operation_aborted));
   if (stream_pending()) return later(std::move(done), net::error::in_progress);
   if (closed_ && !stream_ec_) stream_ec_ = net::error::operation_aborted;
   if (stream_ec_ || stream_end_) return later(std::move(done), stream_ec_);
@@ -564,7 +567,9 @@ void http_session::pump_direct() {
     net::buffer_copy(net::buffer(out.data(), n), buffer_.data());
     buffer_.consume(n);
     stream_direct_left_ -= n;
-    if (take_body_bytes(n) && stream_direct_left_ > 0) return;
+    // A delivered read returns: even at the body's end, the end is reported to the next
+    // read (as the parser path does), so a pipelined request cannot start before then.
+    if (take_body_bytes(n)) return;
   }
   if (stream_direct_left_ == 0) return end_of_body();
   if (!stream_pending()) return;
@@ -590,6 +595,10 @@ void http_session::on_direct_read(error_code ec, std::size_t bytes) {
       if (ec) return do_close();
       return do_linger();
     }
+    // Not lingering yet (e.g. answered 408, the response still being written): a peer that
+    // is gone meanwhile is handled now, not when the write fails.
+    if (ec == net::error::eof) return on_peer_eof();
+    if (ec && ec != net::error::operation_aborted) return fail(ec, "read");
     return;
   }
   if (ec) {
@@ -598,7 +607,7 @@ void http_session::on_direct_read(error_code ec, std::size_t bytes) {
     return fail(ec, "read");
   }
   stream_direct_left_ -= bytes;
-  if (take_body_bytes(bytes) && stream_direct_left_ > 0) return;
+  if (take_body_bytes(bytes)) return;  // the end, if that was the last byte, on the next read
   if (stream_direct_left_ == 0) return end_of_body();
   pump_direct();
 }

@@ -108,7 +108,10 @@ TEST_CASE("POST /hash: pipelined uploads answer in order", "[hash]") {
   std::vector<std::string> bodies;
   std::string wire;
   for (int i = 0; i < 4; ++i) {
-    bodies.push_back(random_bytes(1000 + 300'000 * i, 100 + i));
+    // The first is exactly four 1 MiB batches: its last fill is full, and the end comes only
+    // with the read after it — the pipelined upload behind must not start before that.
+    const std::size_t size = i == 0 ? std::size_t{4} << 20 : 1000 + 300'000 * i;
+    bodies.push_back(random_bytes(size, 100 + i));
     wire += i % 2 ? chunked_request("/hash", bodies.back(), i) : content_length_request("/hash", bodies.back());
   }
   REQUIRE_FALSE(c.write(wire));

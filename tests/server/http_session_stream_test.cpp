@@ -72,6 +72,9 @@ struct body_filler : std::enable_shared_from_this<body_filler> {
   std::function<void(boost::system::error_code)> on_error;
   std::function<void()> on_fill;  // after each fill that delivered bytes (tests pause here)
   bool park = false;              // stop after the next fill (no further read_into)
+  nodus::runtime::loop::event_loop* loop = nullptr;
+  std::int64_t delay_ms = 0;      // with `loop`: wait this long before each next read_into
+  bool then_read = false;         // after the first fill, read() the rest in chunks
   void next() {
     reader.read_into(buffer, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
       if (ec) {
@@ -86,7 +89,25 @@ struct body_filler : std::enable_shared_from_this<body_filler> {
         return self->res.send(text(std::to_string(self->bytes) + " " + std::to_string(self->hash) +
                                    " " + std::to_string(self->fills)));
       }
-      if (!self->park) self->next();
+      if (self->park) return;
+      if (self->then_read) return self->read_rest();
+      if (self->loop != nullptr && self->delay_ms > 0) {
+        self->loop->set_timeout([self] { self->next(); }, self->delay_ms);
+        return;
+      }
+      self->next();
+    });
+  }
+  void read_rest() {
+    reader.read([self = shared_from_this()](boost::system::error_code ec, std::string_view chunk) {
+      if (ec) return;
+      if (chunk.empty()) {
+        return self->res.send(text(std::to_string(self->bytes) + " " + std::to_string(self->hash) +
+                                   " " + std::to_string(self->fills)));
+      }
+      self->bytes += chunk.size();
+      self->hash = fnv1a(self->hash, chunk);
+      self->read_rest();
     });
   }
   void first_chunk_then_fill() {
@@ -123,20 +144,30 @@ void add_stream_routes(router& r, pause_state* pause = nullptr) {
   r.add("/count", {http::verb::post}, count, {body_mode::streamed});
   r.add("/count-big", {http::verb::post}, count, {body_mode::streamed, 8u << 20});
   r.add("/count-small", {http::verb::post}, count, {body_mode::streamed, 100});
-  // /fill?size=N: the body through read_into() with an N-byte buffer; /fill-mixed: read() once first.
-  const auto fill = [](bool mixed) {
-    return [mixed](request& req, const request_context& ctx, responder res) {
+  // /fill?size=N: the body through read_into() with an N-byte buffer; /fill-mixed: read() once
+  // first; /fill-then-read: one fill, then read() (from direct mode); /fill-slow: 50 ms
+  // between fills.
+  enum class mode { fill, mixed, then_read, slow };
+  const auto fill = [](mode m) {
+    return [m](request& req, const request_context& ctx, responder res) {
       auto f = std::make_shared<body_filler>();
       f->reader = std::move(*ctx.body);
       f->res = std::move(res);
       f->buffer.resize(query_size(req));
-      if (mixed) return f->first_chunk_then_fill();
+      f->then_read = m == mode::then_read;
+      if (m == mode::slow) {
+        f->loop = &ctx.loop;
+        f->delay_ms = 50;
+      }
+      if (m == mode::mixed) return f->first_chunk_then_fill();
       f->next();
     };
   };
-  r.add("/fill", {http::verb::post}, fill(false), {body_mode::streamed, 64u << 20});
-  r.add("/fill-mixed", {http::verb::post}, fill(true), {body_mode::streamed, 64u << 20});
-  r.add("/fill-small", {http::verb::post}, fill(false), {body_mode::streamed, 100});
+  r.add("/fill", {http::verb::post}, fill(mode::fill), {body_mode::streamed, 64u << 20});
+  r.add("/fill-mixed", {http::verb::post}, fill(mode::mixed), {body_mode::streamed, 64u << 20});
+  r.add("/fill-then-read", {http::verb::post}, fill(mode::then_read), {body_mode::streamed, 64u << 20});
+  r.add("/fill-slow", {http::verb::post}, fill(mode::slow), {body_mode::streamed, 64u << 20});
+  r.add("/fill-small", {http::verb::post}, fill(mode::fill), {body_mode::streamed, 100});
   r.add("/hello", {http::verb::get},
         [](request&, const request_context&, responder res) { res.send(text("hello")); });
   // /gen?n=N: N chunks of 1000 bytes ('a' + i % 26) from a chunked_body_writer.
@@ -369,12 +400,29 @@ TEST_CASE("stream body: read_into fills the caller's buffer (Content-Length: str
   REQUIRE(!c.write("POST /fill-mixed?size=100000 HTTP/1.1\r\nHost: t\r\nContent-Length: 300000\r\n\r\n" + body));
   const auto mixed = c.read().body();
   CHECK(mixed.substr(0, mixed.rfind(' ')) == fill_result(body, 1).substr(0, fill_result(body, 1).rfind(' ')));
+  // read() after read_into() has switched to direct socket reads.
+  REQUIRE(!c.write("POST /fill-then-read?size=100000 HTTP/1.1\r\nHost: t\r\nContent-Length: 300000\r\n\r\n" + body));
+  CHECK(c.read().body() == fill_result(body, 1).substr(0, fill_result(body, 1).rfind(' ')) + " 1");
   // No body: the end at once.
   CHECK(c.request(http::verb::post, "/fill").body() == "0 " + std::to_string(fnv_init) + " 0");
   // Limits apply as to read(): a declared length over the route's 413s before the handler.
   http_client small(s.port());
   REQUIRE(!small.write("POST /fill-small HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n"));
   CHECK(small.read().result_int() == 413);
+}
+
+TEST_CASE("stream body: a body that ends with a full fill ends only at the next read_into",
+          "[server][session][stream]") {
+  // The last fill is exactly full; the handler takes 50 ms before asking again. A pipelined
+  // streamed request behind the body must wait for that read to report the end, not start
+  // (and abort the first body's reader) meanwhile.
+  test_server s(stream_options(), [](router& r) { add_stream_routes(r); });
+  http_client c(s.port());
+  const std::string exact = pattern(4 * 50000);
+  REQUIRE(!c.write("POST /fill-slow?size=50000 HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\n\r\n" +
+                   exact + "POST /fill?size=1000 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
+  CHECK(c.read().body() == std::to_string(exact.size()) + " " + std::to_string(fnv1a(fnv_init, exact)) + " 4");
+  CHECK(c.read().body() == "5 " + std::to_string(fnv1a(fnv_init, "hello")) + " 1");
 }
 
 TEST_CASE("stream body: read_into with 100-continue, and a large body in large reads",
@@ -424,6 +472,40 @@ TEST_CASE("stream body: a client gone while a direct read fills the buffer",
   on_loop(s, [&](loop_server&) { parked.filler.reset(); });
   http_client c(s.port());
   CHECK(c.get("/hello").body() == "hello");
+}
+
+TEST_CASE("stream body: answering while a direct read fills the buffer",
+          "[server][session][stream]") {
+  // The handler answers after 100 ms with its 1 MiB read_into still outstanding: the response
+  // goes out, the connection closes after it, and the fill fails only once the socket read
+  // has returned (its buffer, owned by the handler's state, stays alive until then).
+  struct answer_state {
+    std::atomic<int> read_error{0};
+  } st;
+  test_server s(stream_options(), [&](router& r) {
+    add_stream_routes(r);
+    r.add("/fill-answer", {http::verb::post}, [&st](request&, const request_context& ctx, responder res) {
+      auto f = std::make_shared<body_filler>();
+      f->reader = std::move(*ctx.body);
+      f->res = std::move(res);
+      f->on_error = [&st](boost::system::error_code ec) { st.read_error = ec.value(); };
+      f->buffer.resize(1u << 20);
+      f->next();
+      ctx.loop.set_timeout([f] { f->res.send(text("early")); }, 100);
+    }, {body_mode::streamed, 64u << 20});
+  });
+  {
+    http_client c(s.port());
+    REQUIRE(!c.write("POST /fill-answer HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n" +
+                     std::string(1000, 'z')));
+    const auto res = c.read();
+    CHECK(res.result_int() == 200);
+    CHECK(res.body() == "early");
+    CHECK_FALSE(res.keep_alive());
+  }  // the client goes: the outstanding read returns, the fill fails
+  CHECK(eventually([&] { return st.read_error.load() != 0; }));
+  http_client d(s.port());
+  CHECK(d.get("/hello").body() == "hello");
 }
 
 TEST_CASE("stream response: chunked generator, then the queue resumes", "[server][session][stream]") {
