@@ -120,6 +120,15 @@ struct body_filler : std::enable_shared_from_this<body_filler> {
   }
 };
 
+// A filler for the request being handled, with an `size`-byte buffer.
+std::shared_ptr<body_filler> make_filler(const request_context& ctx, responder res, std::size_t size) {
+  auto f = std::make_shared<body_filler>();
+  f->reader = std::move(*ctx.body);
+  f->res = std::move(res);
+  f->buffer.resize(size);
+  return f;
+}
+
 std::size_t query_size(const request& req) {
   const std::string target(req.target());
   const auto eq = target.find("size=");
@@ -150,10 +159,7 @@ void add_stream_routes(router& r, pause_state* pause = nullptr) {
   enum class mode { fill, mixed, then_read, slow };
   const auto fill = [](mode m) {
     return [m](request& req, const request_context& ctx, responder res) {
-      auto f = std::make_shared<body_filler>();
-      f->reader = std::move(*ctx.body);
-      f->res = std::move(res);
-      f->buffer.resize(query_size(req));
+      auto f = make_filler(ctx, std::move(res), query_size(req));
       f->then_read = m == mode::then_read;
       if (m == mode::slow) {
         f->loop = &ctx.loop;
@@ -448,13 +454,10 @@ TEST_CASE("stream body: a client gone while a direct read fills the buffer",
   test_server s(stream_options(), [&](router& r) {
     add_stream_routes(r);
     r.add("/fill-park", {http::verb::post}, [&parked](request&, const request_context& ctx, responder res) {
-      auto f = std::make_shared<body_filler>();
-      f->reader = std::move(*ctx.body);
-      f->res = std::move(res);
+      auto f = make_filler(ctx, std::move(res), 1u << 20);
       f->res.on_cancel([&parked] { parked.cancelled = true; });
       f->on_error = [&parked](boost::system::error_code ec) { parked.read_error = ec.value(); };
       f->on_fill = [&parked, f = f.get()] { parked.bytes = f->bytes; };
-      f->buffer.resize(1u << 20);
       parked.filler = f;
       f->next();
     }, {body_mode::streamed, 64u << 20});
@@ -485,11 +488,8 @@ TEST_CASE("stream body: answering while a direct read fills the buffer",
   test_server s(stream_options(), [&](router& r) {
     add_stream_routes(r);
     r.add("/fill-answer", {http::verb::post}, [&st](request&, const request_context& ctx, responder res) {
-      auto f = std::make_shared<body_filler>();
-      f->reader = std::move(*ctx.body);
-      f->res = std::move(res);
+      auto f = make_filler(ctx, std::move(res), 1u << 20);
       f->on_error = [&st](boost::system::error_code ec) { st.read_error = ec.value(); };
-      f->buffer.resize(1u << 20);
       f->next();
       ctx.loop.set_timeout([f] { f->res.send(text("early")); }, 100);
     }, {body_mode::streamed, 64u << 20});
