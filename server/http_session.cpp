@@ -449,11 +449,7 @@ void http_session::read_body(std::uint64_t seq, body_reader::read_handler done) 
   const auto later = [this](body_reader::read_handler d, error_code ec) {
     net::post(socket_.get_executor(), [d = std::move(d), ec] { d(ec, {}); });
   };
-  // An older body ended normally (a later stream starts only then): it reports its end again.
-  if (seq != stream_seq_) return later(std::move(done), seq < stream_seq_ ? error_code{} : error_code(net::error::operation_aborted));
-  if (stream_pending()) return later(std::move(done), net::error::in_progress);
-  if (closed_ && !stream_ec_) stream_ec_ = net::error::operation_aborted;
-  if (stream_ec_ || stream_end_) return later(std::move(done), stream_ec_);
+  if (const auto why = refuse_body_read(seq)) return later(std::move(done), *why);
   stream_read_ = std::move(done);
   start_body_read();
 }
@@ -464,15 +460,22 @@ void http_session::read_body_into(std::uint64_t seq, std::span<char> dst,
     net::post(socket_.get_executor(), [d = std::move(d), ec] { d(ec, 0); });
   };
   if (dst.empty()) return later(std::move(done), net::error::invalid_argument);
-  // An older body ended normally (a later stream starts only then): it reports its end again.
-  if (seq != stream_seq_) return later(std::move(done), seq < stream_seq_ ? error_code{} : error_code(net::error::operation_aborted));
-  if (stream_pending()) return later(std::move(done), net::error::in_progress);
-  if (closed_ && !stream_ec_) stream_ec_ = net::error::operation_aborted;
-  if (stream_ec_ || stream_end_) return later(std::move(done), stream_ec_);
+  if (const auto why = refuse_body_read(seq)) return later(std::move(done), *why);
   stream_fill_ = std::move(done);
   stream_dst_ = dst;
   stream_filled_ = 0;
   start_body_read();
+}
+
+// What a read()/read_into() of body `seq` is answered with at once instead of starting
+// (the end of the body is an empty error code); nullopt: it may start.
+std::optional<error_code> http_session::refuse_body_read(std::uint64_t seq) {
+  // An older body ended normally (a later stream starts only then): it reports its end again.
+  if (seq != stream_seq_) return seq < stream_seq_ ? error_code{} : error_code(net::error::operation_aborted);
+  if (stream_pending()) return error_code(net::error::in_progress);
+  if (closed_ && !stream_ec_) stream_ec_ = net::error::operation_aborted;
+  if (stream_ec_ || stream_end_) return stream_ec_;
+  return std::nullopt;
 }
 
 void http_session::start_body_read() {

@@ -102,6 +102,7 @@ class http_session final
   void dispatch(exchange& x, body_reader* body = nullptr);
   std::uint64_t body_limit(const route& r) const noexcept;
   void start_stream(exchange& x, bool has_body, bool want_continue, std::uint64_t limit);
+  std::optional<boost::system::error_code> refuse_body_read(std::uint64_t seq);
   void start_body_read();
   void pump_body();
   void pump_direct();
