@@ -108,6 +108,8 @@ struct loop_thread {
   void run(unsigned index, tcp::endpoint endpoint, bool exclusive, const server::router& routes,
            const server::server_options& options, const config::config& cfg,
            handlers::isolate_registry& isolates) {
+    // As top -H, perf and /proc/<pid>/task/*/comm show it (the pool's are "nodus-worker-<i>").
+    ::pthread_setname_np(::pthread_self(), ("nodus-loop-" + std::to_string(index)).c_str());
     event_loop lp(runtime::loop::system_clock(), index);
     // The loop's managed heap: FinalizationRegistry cleanups run as immediates, and kept
     // WeakRef targets are released at every microtask checkpoint, as V8 does.
@@ -177,7 +179,8 @@ int serve(const config::config& cfg, std::shared_ptr<spdlog::logger> access_log)
           .queue_capacity = cfg.worker_queue,
           .nice_increment = cfg.worker_nice,
           .policy = cfg.worker_policy == "normal" ? runtime::workers::thread_policy::normal
-                                                  : runtime::workers::thread_policy::idle});
+                                                  : runtime::workers::thread_policy::idle,
+          .thread_name = "nodus-worker"});
   const unsigned loops = std::max(1u, cfg.loops);
   handlers::isolate_registry isolates(loops);
   server::router routes;

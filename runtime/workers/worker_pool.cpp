@@ -6,6 +6,9 @@
 // completion is then posted with it released, so post() — which takes the loop's own lock —
 // never nests inside ours. stop() moves the whole queue out under the lock and posts the
 // cancellations outside it.
+// Three atomics mirror state for this_job::should_yield(), which a running job reads without
+// the lock: the queue's length (waiting_), stopping_ and the job's cancel_requested. They are
+// written under the mutex and read relaxed: a hint, never a decision of the pool's.
 #include "runtime/workers/worker_pool.hpp"
 
 #include <pthread.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <chrono>
@@ -61,7 +65,7 @@ enum class phase : std::uint8_t { queued, running, finished };
 
 struct job_state {
   phase ph = phase::queued;
-  bool cancel_requested = false;
+  std::atomic<bool> cancel_requested{false};
 };
 
 struct queued_job {
@@ -80,10 +84,12 @@ class pool_core {
     stats_.queue_capacity = capacity;
   }
 
-  void start(unsigned threads, int nice_increment, thread_policy policy) {
+  void start(unsigned threads, int nice_increment, thread_policy policy, const std::string& name) {
     threads_.reserve(threads);
     for (unsigned i = 0; i < threads; ++i) {
-      threads_.emplace_back([this, nice = nice_increment, policy] {
+      threads_.emplace_back([this, nice = nice_increment, policy, name = name + "-" + std::to_string(i)] {
+        // Linux limits a thread's name to 15 bytes: keep the end, where the index is.
+        ::pthread_setname_np(::pthread_self(), name.substr(name.size() > 15 ? name.size() - 15 : 0).c_str());
         lower_priority(nice);
         const bool idle = policy == thread_policy::idle && enter_sched_idle();
         {
@@ -131,6 +137,7 @@ class pool_core {
         return {stopping_ ? submit_status::stopped : submit_status::queue_full, {}};
       }
       queue_.push_back({state, std::move(t), std::move(post), kind, clk_.now()});
+      waiting_.store(queue_.size(), std::memory_order_relaxed);
       ++ks.submitted;
       ++ks.queued;
       ++stats_.queued;
@@ -154,6 +161,7 @@ class pool_core {
                            [&](const queued_job& q) { return q.state == state; });
     queued_job job = std::move(*it);
     queue_.erase(it);
+    waiting_.store(queue_.size(), std::memory_order_relaxed);
     mark_cancelled_queued(job);
     lk.unlock();
     post_completion(job, job_status::cancelled, {});
@@ -165,14 +173,28 @@ class pool_core {
     {
       std::lock_guard lk(mutex_);
       if (stopping_) return;
-      stopping_ = true;
+      stopping_.store(true, std::memory_order_relaxed);
       cancelled.swap(queue_);
+      waiting_.store(0, std::memory_order_relaxed);
       for (auto& job : cancelled) mark_cancelled_queued(job);
     }
     cv_.notify_all();
     for (auto& job : cancelled) post_completion(job, job_status::cancelled, {});
     for (auto& t : threads_) t.join();
   }
+
+  // this_job::should_yield() for `job`, a job of this pool's running on the calling thread.
+  bool should_yield(const job_state& job) const noexcept {
+    return waiting_.load(std::memory_order_relaxed) > 0 || stopping_.load(std::memory_order_relaxed) ||
+           job.cancel_requested.load(std::memory_order_relaxed);
+  }
+
+  // The job running on this thread, for this_job::should_yield(); empty between jobs.
+  struct running_job {
+    const pool_core* core = nullptr;
+    const job_state* state = nullptr;
+  };
+  static thread_local running_job current_job;
 
   unsigned thread_count() const noexcept { return thread_count_; }
   std::size_t capacity() const noexcept { return capacity_; }
@@ -221,6 +243,7 @@ class pool_core {
       if (queue_.empty()) return;  // stopping: stop() took the queue
       queued_job job = std::move(queue_.front());
       queue_.pop_front();
+      waiting_.store(queue_.size(), std::memory_order_relaxed);
       const auto started = clk_.now();
       job.state->ph = phase::running;
       auto& ks = kind_of(job.kind);
@@ -231,6 +254,7 @@ class pool_core {
 
       std::string error;
       bool threw = false;
+      current_job = {this, job.state.get()};
       try {
         job.task->run();
       } catch (const std::exception& e) {
@@ -240,6 +264,7 @@ class pool_core {
         threw = true;
         error = "unknown exception";
       }
+      current_job = {};
       const auto finished = clk_.now();
 
       lk.lock();
@@ -276,12 +301,20 @@ class pool_core {
   std::condition_variable ready_cv_;  // start(): threads that have applied their policy
   unsigned threads_ready_ = 0;
   std::deque<queued_job> queue_;
-  bool stopping_ = false;
+  std::atomic<std::size_t> waiting_{0};  // queue_.size(), for should_yield()
+  std::atomic<bool> stopping_{false};
   pool_stats stats_;
   std::vector<std::thread> threads_;
 };
 
+thread_local pool_core::running_job pool_core::current_job;
+
 }  // namespace detail
+
+bool this_job::should_yield() noexcept {
+  const auto& job = detail::pool_core::current_job;
+  return job.core != nullptr && job.core->should_yield(*job.state);
+}
 
 // --- worker_pool ------------------------------------------------------------------------
 
@@ -296,7 +329,7 @@ worker_pool::worker_pool(pool_options options) {
   const unsigned n = resolve_threads(options.threads);
   const loop::clock& clk = options.clk != nullptr ? *options.clk : loop::system_clock();
   core_ = std::make_shared<detail::pool_core>(n, options.queue_capacity, clk);
-  core_->start(n, options.nice_increment, options.policy);
+  core_->start(n, options.nice_increment, options.policy, options.thread_name);
 }
 
 worker_pool::~worker_pool() { stop(); }

@@ -12,6 +12,9 @@
 //    answers 503 with Retry-After (retry_after_seconds() gives an estimate).
 //  - stop() (and the destructor) cancels queued jobs, lets running ones finish, joins. Stop
 //    the pool before the loops its completions are posted to are destroyed.
+//  - A long job may check this_job::should_yield() between pieces of its work and return
+//    early with its state, for the submitter to queue the rest: it holds a thread only while
+//    no other job waits for one, and pays no loop round trip per piece while none does.
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -66,7 +69,17 @@ struct pool_options {
   // what the loops leave instead of delaying their I/O callbacks. 0 = the loops' priority.
   int nice_increment = 0;
   thread_policy policy = thread_policy::normal;  // idle: SCHED_IDLE (then nice does not matter)
+  // Pool threads are named "<thread_name>-<index>" (Linux keeps 15 bytes), as top -H, perf
+  // and /proc/<pid>/task/*/comm show them.
+  std::string thread_name = "worker";
 };
+
+namespace this_job {
+// On a pool thread inside a job: true when the job should return soon — another job waits
+// for a thread, the job's cancel was requested (its client is gone) or the pool is stopping.
+// False outside a job. Lock-free (relaxed loads): a hint, checked between pieces of work.
+bool should_yield() noexcept;
+}  // namespace this_job
 
 namespace detail {
 class pool_core;

@@ -262,3 +262,61 @@ TEST_CASE("GET /hash/files: the bundled sample image", "[hash]") {
   CHECK(json_string(json_object(res.body()), "digest") ==
         openssl_file_digest("md5", source_dir() + "/public/images/sample-640x480.jpg"));
 }
+
+// A file job hashes on while no other job waits for its thread (one job for a whole file),
+// and hands the thread back within a step (1 MiB) once one does: with one pool thread, a
+// small file asked for while a big one is being hashed is answered in between.
+TEST_CASE("GET /hash/files: a long file job hands its thread to a job that waits (--workers 1)", "[hash]") {
+  temp_dir root;
+  // Sparse: reads as zeros from no disk blocks, so hashing it costs CPU only (~0.7 s at 1.5 GB/s).
+  const std::uint64_t big_size = small_scale() ? (256u << 20) : (1u << 30);
+  const auto big = root.write("big.bin", "");
+  std::filesystem::resize_file(big, big_size);
+  root.write("small.bin", random_bytes(100'000, 3));
+  const std::string big_digest = openssl_file_digest("sha256", big);
+  const std::string small_digest = openssl_file_digest("sha256", root.path() / "small.bin");
+  running_nodus n({"--root", root.path().string(), "--workers", "1"});
+  http_client probe(n.port), a(n.port), b(n.port);
+
+  // Alone: the whole file in one job.
+  const auto alone = probe.get("/hash/files/small.bin");
+  REQUIRE(alone.result_int() == 200);
+  CHECK(json_string(json_object(alone.body()), "digest") == small_digest);
+  CHECK(kind_count(debug_workers(probe), "hash", "completed") == 1);
+
+  send_get(a, "/hash/files/big.bin");
+  REQUIRE(wait_stats(probe, [](const boost::json::object& s) { return kind_count(s, "hash", "busy") == 1; }));
+  const auto small = b.get("/hash/files/small.bin");
+  REQUIRE(small.result_int() == 200);
+  CHECK(json_string(json_object(small.body()), "digest") == small_digest);
+  const auto whole = a.read(false, std::chrono::seconds(60));
+  REQUIRE(whole.result_int() == 200);
+  const auto o = json_object(whole.body());
+  CHECK(json_string(o, "digest") == big_digest);
+  CHECK(o.at("bytes").to_number<std::uint64_t>() == big_size);
+  // The big file took at least two jobs (it yielded to the small one, then went on).
+  const auto s = debug_workers(probe);
+  CHECK(kind_count(s, "hash", "completed") >= 4);
+  CHECK(kind_count(s, "hash", "cancelled") == 0);
+}
+
+// A client gone stops its file job within a step, though the job runs on for as long as no
+// other job waits: the file here would take ~45 s to hash.
+TEST_CASE("GET /hash/files: a client that leaves stops its long file job", "[hash]") {
+  temp_dir root;
+  const auto huge = root.write("huge.bin", "");
+  std::filesystem::resize_file(huge, std::uint64_t{64} << 30);  // sparse
+  running_nodus n({"--root", root.path().string(), "--workers", "1"});
+  http_client probe(n.port);
+  {
+    http_client gone(n.port);
+    send_get(gone, "/hash/files/huge.bin");
+    REQUIRE(wait_stats(probe, [](const boost::json::object& s) { return kind_count(s, "hash", "busy") == 1; }));
+  }
+  REQUIRE(wait_stats(probe, [](const boost::json::object& s) {
+    return kind_count(s, "hash", "busy") == 0 && kind_count(s, "hash", "cancelled") == 1;
+  }));
+  const auto s = debug_workers(probe);
+  CHECK(kind_count(s, "hash", "completed") == 0);
+  CHECK(kind_count(s, "hash", "submitted") == 1);  // one job, stopped: not resubmitted
+}

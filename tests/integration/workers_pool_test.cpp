@@ -9,35 +9,6 @@
 using namespace nodus::testing;
 namespace json = boost::json;
 
-namespace {
-
-json::object debug_workers(http_client& c) {
-  const auto res = c.get("/debug/workers");
-  REQUIRE(res.result_int() == 200);
-  return json_object(res.body());
-}
-
-std::uint64_t kind_count(const json::object& stats, std::string_view kind, std::string_view field) {
-  return stats.at("kinds").as_object().at(kind).as_object().at(field).to_number<std::uint64_t>();
-}
-
-void send_get(http_client& c, std::string_view target) {
-  REQUIRE_FALSE(c.write("GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
-}
-
-// Polls /debug/workers until `pred(stats)` or the timeout.
-template <class Pred>
-bool wait_stats(http_client& c, Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred(debug_workers(c))) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
-
-}  // namespace
-
 TEST_CASE("GET /demo/offload: busy work on the pool while the loop keeps answering", "[workers]") {
   running_nodus n;  // one loop, one worker
   http_client busy(n.port), other(n.port);

@@ -1,11 +1,14 @@
 #pragma once
 // Shared bits of the worker-endpoint integration tests (workers_*_test.cpp): deterministic
-// bodies, OpenSSL CLI digests, raw uploads (Content-Length or chunked), JSON and RSS probes.
+// bodies, OpenSSL CLI digests, raw uploads (Content-Length or chunked), JSON and RSS probes,
+// /debug/workers probes.
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <catch2/catch.hpp>
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +18,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "tests/integration/http_client.hpp"
 #include "tests/integration/test_support.hpp"
@@ -162,5 +166,32 @@ inline std::uint64_t rss_bytes(pid_t pid) {
 
 // The source tree; nodus_test() defines NODUS_SOURCE_DIR for every test target.
 inline std::string source_dir() { return NODUS_SOURCE_DIR; }
+
+// --- /debug/workers ---
+
+inline boost::json::object debug_workers(http_client& c) {
+  const auto res = c.get("/debug/workers");
+  REQUIRE(res.result_int() == 200);
+  return json_object(res.body());
+}
+
+inline std::uint64_t kind_count(const boost::json::object& stats, std::string_view kind, std::string_view field) {
+  return stats.at("kinds").as_object().at(kind).as_object().at(field).to_number<std::uint64_t>();
+}
+
+inline void send_get(http_client& c, std::string_view target) {
+  REQUIRE_FALSE(c.write("GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+}
+
+// Polls /debug/workers until `pred(stats)` or the timeout.
+template <class Pred>
+bool wait_stats(http_client& c, Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred(debug_workers(c))) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
 
 }  // namespace nodus::testing

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -368,4 +369,104 @@ TEST_CASE("worker_pool: thread_policy::idle runs pool threads under SCHED_IDLE, 
     CHECK(pool.stats().sched_idle_threads == (idle ? 2u : 0u));
   }
   CHECK(::sched_getscheduler(0) == mine);
+}
+
+namespace {
+// A job for should_yield(): reports whether it was asked to yield when it started, then spins
+// until it is asked (true) or 30 s pass (false: a hang guard, not a timing assertion).
+struct yield_probe {
+  std::promise<bool> started;  // should_yield() at the job's start
+  std::future<bool> started_f = started.get_future();
+  std::atomic<bool> asked{false};  // the job saw should_yield() turn true (also when dropped)
+  auto job() {
+    return [this] {
+      started.set_value(w::this_job::should_yield());
+      const auto deadline = std::chrono::steady_clock::now() + 30s;
+      while (std::chrono::steady_clock::now() < deadline) {
+        if (w::this_job::should_yield()) return asked = true;
+        std::this_thread::yield();
+      }
+      return false;
+    };
+  }
+};
+}  // namespace
+
+TEST_CASE("worker_pool: this_job::should_yield() is false outside a job and for a job alone") {
+  CHECK_FALSE(w::this_job::should_yield());
+  inbox in;
+  w::worker_pool pool({.threads = 2, .queue_capacity = 4});
+  std::optional<w::job_outcome<bool>> got;
+  pool.submit(w::job_kind::hash, [] { return w::this_job::should_yield(); },
+              [&](w::job_outcome<bool> o) { got = std::move(o); }, in.poster());
+  REQUIRE(in.run(1));
+  REQUIRE(got);
+  CHECK(got->value == false);
+}
+
+TEST_CASE("worker_pool: this_job::should_yield() turns true when another job waits for the thread") {
+  inbox in;
+  w::worker_pool pool({.threads = 1, .queue_capacity = 4});
+  yield_probe probe;
+  std::optional<w::job_outcome<bool>> first;
+  bool second_ran = false;
+  pool.submit(w::job_kind::hash, probe.job(), [&](w::job_outcome<bool> o) { first = std::move(o); },
+              in.poster());
+  CHECK(probe.started_f.get() == false);  // alone: keep going
+  pool.submit(w::job_kind::hash, [] { return 1; }, [&](w::job_outcome<int> o) { second_ran = o.value == 1; },
+              in.poster());
+  REQUIRE(in.run(2));
+  REQUIRE(first);
+  CHECK(first->value == true);
+  CHECK(second_ran);
+}
+
+TEST_CASE("worker_pool: this_job::should_yield() turns true when the running job is cancelled") {
+  inbox in;
+  w::worker_pool pool({.threads = 2, .queue_capacity = 4});
+  yield_probe probe;
+  std::optional<w::job_outcome<bool>> got;
+  auto sub = pool.submit(w::job_kind::hash, probe.job(), [&](w::job_outcome<bool> o) { got = std::move(o); },
+                         in.poster());
+  CHECK(probe.started_f.get() == false);
+  CHECK(sub.handle.cancel() == w::cancel_result::dropped);
+  REQUIRE(in.run(1));
+  REQUIRE(got);
+  CHECK(got->status == w::job_status::cancelled);
+  CHECK(probe.asked);
+  CHECK(kind(pool.stats(), w::job_kind::hash).run_time.count == 1);
+}
+
+TEST_CASE("worker_pool: this_job::should_yield() turns true when the pool stops") {
+  inbox in;
+  w::worker_pool pool({.threads = 1, .queue_capacity = 4});
+  yield_probe probe;
+  std::optional<w::job_outcome<bool>> got;
+  pool.submit(w::job_kind::hash, probe.job(), [&](w::job_outcome<bool> o) { got = std::move(o); }, in.poster());
+  CHECK(probe.started_f.get() == false);
+  pool.stop();  // joins: returns only once the job has seen should_yield() (or its guard ran out)
+  REQUIRE(in.run(1));
+  REQUIRE(got);
+  CHECK(got->value == true);
+}
+
+TEST_CASE("worker_pool: threads are named <thread_name>-<index>, cut to Linux's 15 bytes from the front") {
+  inbox in;
+  const auto name_of_a_pool_thread = [&](w::pool_options opts) {
+    w::worker_pool pool(std::move(opts));
+    std::optional<w::job_outcome<std::string>> got;
+    pool.submit(w::job_kind::other,
+                [] {
+                  char name[16] = {};
+                  ::pthread_getname_np(::pthread_self(), name, sizeof name);
+                  return std::string(name);
+                },
+                [&](w::job_outcome<std::string> o) { got = std::move(o); }, in.poster());
+    REQUIRE(in.run(1));
+    REQUIRE(got);
+    return got->value.value_or("");
+  };
+  CHECK(name_of_a_pool_thread({.threads = 1}) == "worker-0");
+  CHECK(name_of_a_pool_thread({.threads = 1, .thread_name = "nodus-worker"}) == "nodus-worker-0");
+  CHECK(name_of_a_pool_thread({.threads = 1, .thread_name = "a-much-too-long-name"}) == "too-long-name-0");
 }
