@@ -7,9 +7,6 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -35,17 +32,6 @@ using server::responder;
 using workers::digest_alg;
 using workers::digest_encoding;
 using workers::hasher;
-
-// A file job reads and hashes the file in steps of this size, and after each step goes on
-// only while this_job::should_yield() says no other job waits for a thread (and the client is
-// there): a request alone on the pool hashes the whole file in one job, with no loop round
-// trip per step; one among others hands its thread back every step (~0.7 ms at 1.5 GB/s) and
-// the loop queues the rest at the back, so a 4 GiB file does not hold a thread others need.
-constexpr std::size_t file_step_bytes = 1u << 20;
-// Within a step the file is pread and hashed in pieces of this size, so the piece the kernel
-// copies out of the page cache is still in the core's L2 cache when the digest reads it (a
-// 1 MiB buffer would be written to, then read back from, L3 or memory).
-constexpr std::size_t file_piece_bytes = 128u << 10;
 
 struct digest_request {
   digest_alg alg = digest_alg::sha256;
@@ -89,54 +75,6 @@ server::response digest_response(digest_alg alg, std::span<const std::uint8_t> d
 
 // --- GET /hash/files/<path> -----------------------------------------------------------
 
-struct file_chunk_result {
-  std::optional<hasher> h;             // back to the loop for the rest; empty at the end
-  std::vector<std::uint8_t> digest;    // set at end of file
-  std::uint64_t bytes = 0;             // hashed so far
-  int error = 0;                       // errno of a failed pread
-};
-
-// Reads from `offset` with pread, piece by piece into a per-thread buffer, and feeds each
-// piece, step after step until the end of the file (a short read, for a regular file), which
-// finishes the digest, or until the pool wants the thread back (see file_step_bytes).
-file_chunk_result hash_file_chunk(hasher h, int fd, std::uint64_t offset) {
-  thread_local std::vector<std::byte> buffer(file_piece_bytes);
-  file_chunk_result r;
-  std::size_t step_got = 0;
-  for (;;) {
-    std::size_t got = 0;
-    bool eof = false;
-    while (got < buffer.size()) {
-      const ssize_t n = ::pread(fd, buffer.data() + got, buffer.size() - got, static_cast<off_t>(offset + got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        r.error = errno;
-        return r;
-      }
-      if (n == 0) {
-        eof = true;
-        break;
-      }
-      got += static_cast<std::size_t>(n);
-    }
-    h.update(std::span<const std::byte>(buffer.data(), got));
-    offset += got;
-    step_got += got;
-    if (eof) {
-      r.bytes = h.bytes();
-      r.digest = h.finish();
-      return r;
-    }
-    if (step_got >= file_step_bytes) {
-      if (workers::this_job::should_yield()) break;
-      step_got = 0;
-    }
-  }
-  r.bytes = h.bytes();
-  r.h.emplace(std::move(h));
-  return r;
-}
-
 struct file_hash {
   file_hash(responder r, server::files::unique_fd f, digest_request d)
       : pending(std::make_shared<pending_request>(std::move(r))), fd(std::move(f)), want(d) {}
@@ -145,22 +83,26 @@ struct file_hash {
   digest_request want;
 };
 
-void next_file_chunk(const std::shared_ptr<file_hash>& st, const workers_env& env,
-                     runtime::loop::event_loop& loop, hasher h, std::uint64_t offset) {
+// One pool job hashes the file from `offset` (workers::hash_file): to its end while no other
+// job waits for the thread, so a request alone on the pool takes one job and no loop round
+// trip per MiB; else it stops after a 1 MiB step and the rest is queued here, behind the jobs
+// that wait, so a 4 GiB file does not hold a thread others need.
+void next_file_job(const std::shared_ptr<file_hash>& st, const workers_env& env,
+                   runtime::loop::event_loop& loop, hasher h, std::uint64_t offset) {
   // The fd stays open while `st` lives, and the completion below keeps `st` alive.
   submit_for_request(
       env.pool, loop, workers::job_kind::hash, st->pending,
       [h = std::move(h), fd = st->fd.get(), offset]() mutable {
-        return hash_file_chunk(std::move(h), fd, offset);
+        return workers::hash_file(std::move(h), fd, offset);
       },
-      [st, &env, &loop](file_chunk_result r, responder& res) {
+      [st, &env, &loop](workers::file_hash_progress r, responder& res) {
         if (r.error != 0) {
           return res.send(error_response(http::status::internal_server_error, "io_error",
                                          std::string("read failed: ") + std::strerror(r.error)));
         }
         if (!r.h) return res.send(digest_response(st->want.alg, r.digest, st->want.encoding, r.bytes));
         if (!res.connection_alive()) return;
-        next_file_chunk(st, env, loop, std::move(*r.h), r.bytes);
+        next_file_job(st, env, loop, std::move(*r.h), r.bytes);
       });
 }
 
@@ -175,7 +117,7 @@ void hash_file(const request& req, const request_context& ctx, responder res,
   cancel_on_disconnect(st->pending);
   // env outlives every loop (register_workers' contract), so the completions may hold it by
   // reference through `*env`.
-  next_file_chunk(st, *env, ctx.loop, hasher(want.alg), 0);
+  next_file_job(st, *env, ctx.loop, hasher(want.alg), 0);
 }
 
 // --- POST /hash -----------------------------------------------------------------------

@@ -3,8 +3,13 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
 #include <stdexcept>
+
+#include "runtime/workers/worker_pool.hpp"
 
 namespace nodus::runtime::workers {
 
@@ -121,6 +126,51 @@ std::vector<std::uint8_t> hasher::finish() {
 
 std::size_t hasher::digest_size() const noexcept {
   return static_cast<std::size_t>(EVP_MD_get_size(fetched(alg_)));
+}
+
+// --- hash_file ---------------------------------------------------------------------------
+
+namespace {
+constexpr std::size_t file_piece_bytes = 128u << 10;  // pread size: stays in L2 until hashed
+constexpr std::size_t file_step_bytes = 1u << 20;     // should_yield() is asked this often
+}  // namespace
+
+file_hash_progress hash_file(hasher h, int fd, std::uint64_t offset) {
+  thread_local std::vector<std::byte> buffer(file_piece_bytes);
+  file_hash_progress r;
+  std::size_t step_got = 0;
+  for (;;) {
+    std::size_t got = 0;
+    bool eof = false;
+    while (got < buffer.size()) {
+      const ssize_t n = ::pread(fd, buffer.data() + got, buffer.size() - got, static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        r.error = errno;
+        return r;
+      }
+      if (n == 0) {
+        eof = true;
+        break;
+      }
+      got += static_cast<std::size_t>(n);
+    }
+    h.update(std::span<const std::byte>(buffer.data(), got));
+    offset += got;
+    step_got += got;
+    if (eof) {
+      r.bytes = h.bytes();
+      r.digest = h.finish();
+      return r;
+    }
+    if (step_got >= file_step_bytes) {
+      if (this_job::should_yield()) break;
+      step_got = 0;
+    }
+  }
+  r.bytes = h.bytes();
+  r.h.emplace(std::move(h));
+  return r;
 }
 
 }  // namespace nodus::runtime::workers

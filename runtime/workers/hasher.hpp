@@ -58,4 +58,20 @@ class hasher {
   std::unique_ptr<void, ctx_deleter> ctx_;  // EVP_MD_CTX, kept out of this header
 };
 
+// What hash_file() got through: the digest at the end of the file, or the hasher back when it
+// stopped early to hand its pool thread back (feed on from offset `bytes`), or a read error.
+struct file_hash_progress {
+  std::optional<hasher> h;           // set: not at the end yet
+  std::vector<std::uint8_t> digest;  // set at the end of the file
+  std::uint64_t bytes = 0;           // hashed so far: the offset to go on from
+  int error = 0;                     // errno of a failed pread (then neither of the above)
+};
+
+// Feeds `fd` (a regular file) from `offset` to `h`: pread into a per-thread 128 KiB buffer,
+// so each piece is still in the core's L2 cache when the digest reads it, piece after piece
+// to the end of the file (a short read), which finishes the digest. Inside a pool job it
+// stops after any 1 MiB step at which this_job::should_yield() says so; elsewhere it runs to
+// the end. GET /hash/files's job, and its benchmark.
+file_hash_progress hash_file(hasher h, int fd, std::uint64_t offset);
+
 }  // namespace nodus::runtime::workers

@@ -275,7 +275,9 @@ TEST_CASE("GET /hash/files: a long file job hands its thread to a job that waits
   root.write("small.bin", random_bytes(100'000, 3));
   const std::string big_digest = openssl_file_digest("sha256", big);
   const std::string small_digest = openssl_file_digest("sha256", root.path() / "small.bin");
-  running_nodus n({"--root", root.path().string(), "--workers", "1"});
+  // normal: under SCHED_IDLE (the default) a busy machine (a parallel build, other tests)
+  // could starve the one pool thread for longer than the read timeout.
+  running_nodus n({"--root", root.path().string(), "--workers", "1", "--worker-policy", "normal"});
   http_client probe(n.port), a(n.port), b(n.port);
 
   // Alone: the whole file in one job.

@@ -4,8 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -179,4 +181,40 @@ TEST_CASE("hasher: moved between threads between chunks") {
   }
   const temp_file f(data);
   CHECK(w::to_hex(h.finish()) == cli_hex(w::digest_alg::sha512, f));
+}
+
+TEST_CASE("hash_file: a file from any offset, to its end, matches openssl dgst") {
+  std::mt19937_64 rng(11);
+  // Around the 128 KiB read piece and the 1 MiB step, and an empty file.
+  for (const std::size_t size : {0u, 1u, (128u << 10) - 1, 128u << 10, (128u << 10) + 1, (1u << 20) + 7, 3'333'333u}) {
+    INFO("size " << size);
+    const std::string data = random_bytes(size, rng);
+    const temp_file f(data);
+    const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    // Outside a pool job nothing asks it to yield: one call hashes the whole file.
+    auto whole = w::hash_file(w::hasher(w::digest_alg::sha256), fd, 0);
+    CHECK(whole.error == 0);
+    CHECK_FALSE(whole.h);
+    CHECK(whole.bytes == size);
+    CHECK(w::to_hex(whole.digest) == cli_hex(w::digest_alg::sha256, f));
+    // Going on from an offset (as after a yield): the hasher fed with the first part.
+    const std::size_t cut = size / 3;
+    w::hasher h(w::digest_alg::sha512);
+    h.update(std::string_view(data).substr(0, cut));
+    auto rest = w::hash_file(std::move(h), fd, cut);
+    CHECK(rest.bytes == size);
+    CHECK(w::to_hex(rest.digest) == cli_hex(w::digest_alg::sha512, f));
+    ::close(fd);
+  }
+}
+
+TEST_CASE("hash_file: a read error is reported, not hashed over") {
+  int dir = ::open(std::filesystem::temp_directory_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(dir >= 0);
+  const auto r = w::hash_file(w::hasher(w::digest_alg::sha256), dir, 0);  // pread on a directory: EISDIR
+  CHECK(r.error == EISDIR);
+  CHECK_FALSE(r.h);
+  CHECK(r.digest.empty());
+  ::close(dir);
 }
