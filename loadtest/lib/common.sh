@@ -78,6 +78,21 @@ pid_tree_cpu_ticks() {
   echo "$total"
 }
 
+# threads_cpu_ticks PID NAME_PREFIX — utime+stime (clock ticks) of PID's threads whose name
+# (/proc/PID/task/TID/comm) starts with NAME_PREFIX.
+threads_cpu_ticks() {
+  local pid=$1 prefix=$2 total=0 t name stat f
+  for t in /proc/"$pid"/task/*; do
+    name=$(cat "$t/comm" 2>/dev/null) || continue
+    [[ $name == "$prefix"* ]] || continue
+    stat=$(cat "$t/stat" 2>/dev/null) || continue
+    stat=${stat##*) }
+    read -r -a f <<<"$stat"
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+
 # cpu_busy_ticks CPU|all — non-idle ticks of one CPU (or all) from /proc/stat.
 cpu_busy_ticks() {
   local c="cpu$1"

@@ -1,7 +1,7 @@
 # Running wrk: the command for a case, one measurement, and the interleaved run order.
 # Every measurement appends one line to $OUT_DIR/samples.tsv (columns: SAMPLE_COLUMNS).
 
-SAMPLE_COLUMNS="scenario case server run rps p50_us p99_us latency_valid errors server_cpu_pct wrk_cpu_pct other_cpu_pct compilers attempts"
+SAMPLE_COLUMNS="scenario case server run rps p50_us p99_us latency_valid errors server_cpu_pct wrk_cpu_pct other_cpu_pct compilers pool_cpu_pct attempts"
 WRK_TIMEOUT=8s # as TechEmpower; wrk's default 2 s counts slow pipelined batches as errors
 
 # wrk_command SERVER CASE DURATION [bg] — the exact wrk argv, into the array WRK_CMD; with
@@ -111,7 +111,8 @@ wrk_fields() {
       v["err_connect"] + v["err_read"] + v["err_write"] + v["err_status"] + v["err_timeout"] }' <<<"$1"
 }
 
-# usage_snapshot VAR PID — into VAR: "server_ticks wrk_ticks all_cpu_busy_ticks time compilers".
+# usage_snapshot VAR PID — into VAR: "server_ticks wrk_ticks all_cpu_busy_ticks time compilers
+# pool_ticks" (pool_ticks: the server's threads named nodus-worker-*, 0 for other servers).
 # wrk's CPU time comes from `times` (children of this shell), so this runs in the
 # current shell, not in $(...).
 usage_snapshot() {
@@ -122,16 +123,19 @@ usage_snapshot() {
       for (i = 1; i <= 2; i++) { split($i, m, "m"); sub("s", "", m[2]); c += (m[1] * 60 + m[2]) * t }
       printf "%.0f", c }' "$TMP_DIR/times")
   snap="$(pid_tree_cpu_ticks "$2") $children $(cpu_busy_ticks all) $EPOCHREALTIME $(compilers_running)"
+  snap+=" $(threads_cpu_ticks "$2" nodus-worker-)"
 }
 
-# usage_between BEFORE AFTER — "server_cpu% wrk_cpu% other_cpu% compilers", each CPU
-# figure in % of one core: the server's process tree, wrk, and everything else that ran
-# (other people's processes, plus kernel work no process is charged for).
+# usage_between BEFORE AFTER — "server_cpu% wrk_cpu% other_cpu% compilers pool_cpu%", each
+# CPU figure in % of one core: the server's process tree, wrk, everything else that ran
+# (other people's processes, plus kernel work no process is charged for), and nodus's
+# worker-pool threads (part of the server's figure).
 usage_between() {
   awk -v t="$(getconf CLK_TCK)" -v a="$1" -v b="$2" 'BEGIN {
     split(a, x, " "); split(b, y, " "); s = (y[4] - x[4]) * t / 100
     srv = (y[1] - x[1]) / s; wrk = (y[2] - x[2]) / s; other = (y[3] - x[3]) / s - srv - wrk
-    printf "%.0f %.0f %.0f %d\n", srv, wrk, (other > 0 ? other : 0), (x[5] > y[5] ? x[5] : y[5]) }'
+    printf "%.0f %.0f %.0f %d %.0f\n", srv, wrk, (other > 0 ? other : 0), (x[5] > y[5] ? x[5] : y[5]),
+      (y[6] - x[6]) / s }'
 }
 
 # run_cases SCENARIO SERVER... — per case: warm up each server, then RUNS rounds that go

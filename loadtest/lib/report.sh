@@ -48,6 +48,10 @@ method_info() {
   else
     echo "- Pinning: off (--no-pin); servers and wrk share all CPUs."
   fi
+  local s
+  for s; do
+    [[ -n ${SERVER_LAYOUT[$s]:-} ]] && echo "  Except $s: ${SERVER_LAYOUT[$s]}."
+  done
   if [[ -n ${AUTOGROUP_NICE:-} ]]; then
     echo "- Priority: servers and wrk at nice $NICE, in an autogroup (session) at nice $NICE," \
       "so other people's jobs on this shared machine (nice 0) take little CPU from them."
@@ -116,7 +120,7 @@ conditions() {
   rows=$(awk -v s="$scenario" '$1 == s' "$OUT_DIR/samples.tsv")
   others=$(awk '{ print $12 }' <<<"$rows")
   echo "- Other load: $(wc -l <<<"$rows") measurements; a compiler (someone else's build)" \
-    "ran during $(awk '$13 > 0' <<<"$rows" | wc -l); $(awk '$14 > 1' <<<"$rows" | wc -l) were" \
+    "ran during $(awk '$13 > 0' <<<"$rows" | wc -l); $(awk '$15 > 1' <<<"$rows" | wc -l) were" \
     "repeated because other processes took > $OTHER_MAX% of a core. CPU used by everything" \
     "but the server and wrk (including kernel network work no process is charged for):" \
     "median $(median <<<"$others")%, max $(sort -g <<<"$others" | tail -1)% of a core."

@@ -5,7 +5,7 @@
 # A scenario may set SCENARIO_ROOT (a directory): every server then serves its files from
 # there (nodus --root, nginx's /files/ alias, Node's ROOT) instead of the repo's public/.
 
-declare -A SERVER_URL=() SERVER_PID=() SERVER_CMD=()
+declare -A SERVER_URL=() SERVER_PID=() SERVER_CMD=() SERVER_LAYOUT=()
 
 start_nodus() {
   local log="$OUT_DIR/nodus.log" pid line
@@ -15,6 +15,33 @@ start_nodus() {
   line=$(wait_for_line "$log" 'nodus listening on http://' "$pid") ||
     die "nodus did not start; see $log"
   register_server nodus "$pid" "${line##* }" "${cmd[*]}"
+}
+
+# nodus with one pool thread on a core of its own: the per-worker layout (issue 5's "MB/s per
+# worker"). The process may use both CPUs; once it listens, its pool thread (nodus-worker-0)
+# is moved to SERVER_CPU and every other thread (the loop) to WRK_CPU, beside wrk. Without
+# pinning (--no-pin, or one CPU) it runs like nodus with --workers 1.
+start_nodus-1w() {
+  local log="$OUT_DIR/nodus-1w.log" pid line task name
+  local cmd=("$NODUS_BIN" --loops 1 --workers 1 --host 127.0.0.1 --port 0 --log-level warn)
+  local prefix=(${NICE:+nice -n "$NICE"})
+  [[ $PIN_CPUS == 1 ]] && prefix+=(taskset -c "$WRK_CPU,$SERVER_CPU")
+  spawn pid "$log" ${prefix[@]+"${prefix[@]}"} "${cmd[@]}"
+  line=$(wait_for_line "$log" 'nodus listening on http://' "$pid") ||
+    die "nodus-1w did not start; see $log"
+  if [[ $PIN_CPUS == 1 ]]; then
+    for task in /proc/"$pid"/task/*; do
+      name=$(cat "$task/comm")
+      if [[ $name == nodus-worker-* ]]; then
+        taskset -p -c "$SERVER_CPU" "${task##*/}" >/dev/null
+      else
+        taskset -p -c "$WRK_CPU" "${task##*/}" >/dev/null
+      fi
+    done
+    SERVER_LAYOUT[nodus-1w]="its pool thread alone on CPU $SERVER_CPU, its loop on CPU $WRK_CPU beside wrk (taskset -p per thread after start)"
+  fi
+  SERVER_PREFIX_OF=("${prefix[@]}")
+  register_server nodus-1w "$pid" "${line##* }" "${cmd[*]}"
 }
 
 start_node() {
@@ -44,14 +71,20 @@ start_nginx() {
 version_nodus() {
   if [[ -x $NODUS_BIN ]]; then "$NODUS_BIN" --version 2>&1 | head -1; else echo "nodus (not built)"; fi
 }
+version_nodus-1w() { version_nodus; }
 version_node() { echo "node $(node --version)"; }
 version_nginx() { nginx -v 2>&1 | sed 's/^nginx version: //'; }
 
+# register_server NAME PID URL COMMAND — the command as run, after SERVER_PREFIX (or after
+# SERVER_PREFIX_OF, which a start function with its own prefix sets; it is reset here).
 register_server() {
   local name=$1 pid=$2 url=$3 command=$4
+  local -a prefix=("${SERVER_PREFIX[@]}")
+  [[ -n ${SERVER_PREFIX_OF+set} ]] && prefix=(${SERVER_PREFIX_OF[@]+"${SERVER_PREFIX_OF[@]}"})
+  unset SERVER_PREFIX_OF
   SERVER_PID[$name]=$pid
   SERVER_URL[$name]=${url%/}
-  SERVER_CMD[$name]="${SERVER_PREFIX[*]:+${SERVER_PREFIX[*]} }$command"
+  SERVER_CMD[$name]="${prefix[*]:+${prefix[*]} }$command"
   log "$name: pid $pid at ${SERVER_URL[$name]}"
 }
 
