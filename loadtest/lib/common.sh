@@ -64,16 +64,21 @@ free_port() {
   die "no free port found"
 }
 
+# stat_cpu_ticks FILE — utime+stime (clock ticks) from a /proc/.../stat file, 0 if it is gone.
+stat_cpu_ticks() {
+  local stat f
+  stat=$(cat "$1" 2>/dev/null) || { echo 0; return; }
+  # Fields after the ")" of comm: utime and stime are the 12th and 13th.
+  stat=${stat##*) }
+  read -r -a f <<<"$stat"
+  echo $((f[11] + f[12]))
+}
+
 # pid_tree_cpu_ticks PID — utime+stime (clock ticks) of PID and its direct children.
 pid_tree_cpu_ticks() {
   local pid=$1 total=0 p
   for p in "$pid" $(pgrep -P "$pid" || true); do
-    # Fields after the ")" of comm: utime and stime are the 12th and 13th.
-    local stat f
-    stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    stat=${stat##*) }
-    read -r -a f <<<"$stat"
-    total=$((total + f[11] + f[12]))
+    total=$((total + $(stat_cpu_ticks "/proc/$p/stat")))
   done
   echo "$total"
 }
@@ -81,14 +86,11 @@ pid_tree_cpu_ticks() {
 # threads_cpu_ticks PID NAME_PREFIX — utime+stime (clock ticks) of PID's threads whose name
 # (/proc/PID/task/TID/comm) starts with NAME_PREFIX.
 threads_cpu_ticks() {
-  local pid=$1 prefix=$2 total=0 t name stat f
+  local pid=$1 prefix=$2 total=0 t name
   for t in /proc/"$pid"/task/*; do
     name=$(cat "$t/comm" 2>/dev/null) || continue
     [[ $name == "$prefix"* ]] || continue
-    stat=$(cat "$t/stat" 2>/dev/null) || continue
-    stat=${stat##*) }
-    read -r -a f <<<"$stat"
-    total=$((total + f[11] + f[12]))
+    total=$((total + $(stat_cpu_ticks "$t/stat")))
   done
   echo "$total"
 }
