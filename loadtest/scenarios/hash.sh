@@ -8,7 +8,7 @@ HASH_FILE=public/images/bench/64mib.bin
 HASH_MB=67.108864 # 64 MiB in MB
 
 SCENARIO_ABOUT="SHA-256 of 64 MiB, one request at a time; MB/s = req/s x 64 MiB. \`file\`: GET \
-/hash/files/images/bench/64mib.bin (in the page cache): nodus preads and hashes it in 128 KiB \
+/hash/files/images/bench/64mib.bin (in the page cache): nodus preads and hashes it in 512 KiB \
 pieces, in one pool job while no other job waits for the thread; Node pipes \
 fs.createReadStream (64 KiB chunks) into crypto.createHash. \`post\`: \
 POST /hash with the file as a Content-Length body (wrk -s post_file.lua): nodus reads the \

@@ -131,7 +131,10 @@ std::size_t hasher::digest_size() const noexcept {
 // --- hash_file ---------------------------------------------------------------------------
 
 namespace {
-constexpr std::size_t file_piece_bytes = 128u << 10;  // pread size: stays in L2 until hashed
+// pread size. A sweep of 64 KiB..1 MiB over a page-cached file here (the same loop): 512 KiB
+// hashed ~1.6% faster than 128 KiB (fewer preads); keeping the piece in L2 bought nothing
+// measurable. The buffer is per pool thread.
+constexpr std::size_t file_piece_bytes = 512u << 10;
 constexpr std::size_t file_step_bytes = 1u << 20;     // should_yield() is asked this often
 }  // namespace
 

@@ -67,9 +67,8 @@ struct file_hash_progress {
   int error = 0;                     // errno of a failed pread (then neither of the above)
 };
 
-// Feeds `fd` (a regular file) from `offset` to `h`: pread into a per-thread 128 KiB buffer,
-// so each piece is still in the core's L2 cache when the digest reads it, piece after piece
-// to the end of the file (a short read), which finishes the digest. Inside a pool job it
+// Feeds `fd` (a regular file) from `offset` to `h`: pread into a per-thread 512 KiB buffer,
+// piece after piece to the end of the file (a short read), which finishes the digest. Inside a pool job it
 // stops after any 1 MiB step at which this_job::should_yield() says so; elsewhere it runs to
 // the end. GET /hash/files's job, and its benchmark.
 file_hash_progress hash_file(hasher h, int fd, std::uint64_t offset);

@@ -185,8 +185,9 @@ TEST_CASE("hasher: moved between threads between chunks") {
 
 TEST_CASE("hash_file: a file from any offset, to its end, matches openssl dgst") {
   std::mt19937_64 rng(11);
-  // Around the 128 KiB read piece and the 1 MiB step, and an empty file.
-  for (const std::size_t size : {0u, 1u, (128u << 10) - 1, 128u << 10, (128u << 10) + 1, (1u << 20) + 7, 3'333'333u}) {
+  // Around the 512 KiB read piece and the 1 MiB step, and an empty file.
+  for (const std::size_t size : {0u, 1u, (512u << 10) - 1, 512u << 10, (512u << 10) + 1, (1u << 20) - 1, 1u << 20,
+                                 (1u << 20) + 7, 3'333'333u}) {
     INFO("size " << size);
     const std::string data = random_bytes(size, rng);
     const temp_file f(data);
