@@ -33,21 +33,32 @@ background_rps() {
   done | median
 }
 
+# pool_cpu SERVER — nodus's pool threads' CPU during the measured resize runs (% of a core);
+# n/a for servers whose pool threads are not named nodus-worker-*.
+pool_cpu() {
+  [[ $1 == nodus* ]] || { echo "n/a"; return; }
+  echo "$(sample_stat responsive resize "$1" pool_cpu_pct)%"
+}
+
 scenario_section() {
   local s idle loaded r nodus_ratio="" node_ratio=""
   echo
   echo "### /hello p99 under resize load ÷ idle p99"
   echo
-  echo "| server | idle p99 | p99 while resizing | ratio | idle req/s | req/s while resizing | resizes/s (background) |"
-  echo "|---|--:|--:|--:|--:|--:|--:|"
+  echo "| server | idle p99 | p99 while resizing | ratio | idle req/s | req/s while resizing | resizes/s (background wrk, 12 s) | pool CPU in the measured 10 s |"
+  echo "|---|--:|--:|--:|--:|--:|--:|--:|"
   for s; do
     idle=$(sample_stat responsive idle "$s" p99_us)
     loaded=$(sample_stat responsive resize "$s" p99_us)
     r=$(ratio "$loaded" "$idle")
     [[ $s == nodus ]] && nodus_ratio=$r
     [[ $s == node ]] && node_ratio=$r
-    echo "| $s | $(fmt_us "$idle") | $(fmt_us "$loaded") | $r | $(fmt_rps "$(sample_stat responsive idle "$s" rps)") | $(fmt_rps "$(sample_stat responsive resize "$s" rps)") | $(background_rps "$s") |"
+    echo "| $s | $(fmt_us "$idle") | $(fmt_us "$loaded") | $r | $(fmt_rps "$(sample_stat responsive idle "$s" rps)") | $(fmt_rps "$(sample_stat responsive resize "$s" rps)") | $(background_rps "$s") | $(pool_cpu "$s") |"
   done
+  echo
+  echo "The background wrk runs 12 s: from 1 s before the measured /hello run to 1 s after it." \
+    "Its resizes/s include those edges, when /hello is not loaded; the last column is what" \
+    "nodus's pool got *during* the measured run (its threads' CPU time)."
   echo
   local met_a met_b
   met_a=$(awk -v r="$nodus_ratio" 'BEGIN { print (r != "" && r + 0 <= 2.0) ? "yes" : "no" }')
