@@ -40,8 +40,7 @@ start_nodus-1w() {
     done
     SERVER_LAYOUT[nodus-1w]="its pool thread alone on CPU $SERVER_CPU, its loop on CPU $WRK_CPU beside wrk (taskset -p per thread after start)"
   fi
-  SERVER_PREFIX_OF=("${prefix[@]}")
-  register_server nodus-1w "$pid" "${line##* }" "${cmd[*]}"
+  register_server nodus-1w "$pid" "${line##* }" "${cmd[*]}" ${prefix[@]+"${prefix[@]}"}
 }
 
 start_node() {
@@ -75,13 +74,13 @@ version_nodus-1w() { version_nodus; }
 version_node() { echo "node $(node --version)"; }
 version_nginx() { nginx -v 2>&1 | sed 's/^nginx version: //'; }
 
-# register_server NAME PID URL COMMAND — the command as run, after SERVER_PREFIX (or after
-# SERVER_PREFIX_OF, which a start function with its own prefix sets; it is reset here).
+# register_server NAME PID URL COMMAND [PREFIX...] — COMMAND was run after PREFIX (default:
+# SERVER_PREFIX; a start function with a prefix of its own passes it).
 register_server() {
   local name=$1 pid=$2 url=$3 command=$4
+  shift 4
   local -a prefix=("${SERVER_PREFIX[@]}")
-  [[ -n ${SERVER_PREFIX_OF+set} ]] && prefix=(${SERVER_PREFIX_OF[@]+"${SERVER_PREFIX_OF[@]}"})
-  unset SERVER_PREFIX_OF
+  (($#)) && prefix=("$@")
   SERVER_PID[$name]=$pid
   SERVER_URL[$name]=${url%/}
   SERVER_CMD[$name]="${prefix[*]:+${prefix[*]} }$command"
