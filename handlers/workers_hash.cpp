@@ -1,13 +1,17 @@
 // POST /hash and GET /hash/files/<path>: digests computed chunk by chunk on the worker pool.
 //
-// One hasher per request travels through the pool inside the jobs (moved into a job, moved
-// back out in its result), so exactly one thread owns it at a time and at most one chunk per
-// request is being hashed. The loop only decides what comes next.
+// One hasher per request, owned by one thread at a time, so at most one chunk per request is
+// being hashed and chunks are hashed in order. GET /hash/files moves it into each job and back
+// out in the result; POST /hash keeps it in the upload's batch_queue, handed between the loop
+// and the upload's drain job under the queue's lock. The loop decides what comes next.
 #include <boost/beast/http/field.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include <cstring>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <limits>
 #include <utility>
 #include <optional>
@@ -123,39 +127,87 @@ void hash_file(const request& req, const request_context& ctx, responder res,
 // --- POST /hash -----------------------------------------------------------------------
 
 // The body is read (body_reader::read_into: for a Content-Length body, socket reads straight
-// into the batch) into batches of this size, each hashed by one pool job, so the loop round
-// trip per job stays small next to the hashing. Memory per upload: two batches, one being
-// hashed while the other fills.
+// into the batch) into batches of this size. Memory per upload: at most body_batches of them
+// — the one filling and the ones read but not hashed yet. When none is free, the loop stops
+// reading the socket until the drain job hands one back: that is the backpressure.
 constexpr std::size_t body_batch_bytes = 1u << 20;
+constexpr std::size_t body_batches = 4;
 
 using batch_buffer = std::unique_ptr<char[]>;
 
-struct batch_result {
-  std::optional<hasher> h;  // always handed back: the loop finishes or feeds it again
-  batch_buffer buffer;      // the batch's storage, for reuse
+struct batch {
+  batch_buffer buffer;
+  std::size_t size = 0;
 };
 
-// One upload. Loop thread only, except `h` and the batch being hashed, which belong to the
-// job while one runs (job_running): the pool's queue hand-off orders those accesses. The
-// batch being filled belongs to the body reader while a read is outstanding (reading).
+// What the loop and an upload's drain job share. The loop queues full batches; one drain job
+// at a time hashes them in order, through as many as are queued, so while the socket keeps
+// ahead of the hashing a busy upload pays no loop round trip per batch. Lock rule: `m`
+// guards every field but `h`; `h` belongs to the drain job while `draining` is set and to
+// the loop otherwise (`m` orders the hand-over).
+struct batch_queue {
+  explicit batch_queue(digest_alg alg) : h(alg) {}
+  std::mutex m;
+  std::deque<batch> full;          // read, not hashed yet, in body order
+  std::vector<batch_buffer> free;  // hashed, for the loop to fill again
+  bool draining = false;           // a drain job owns `h` and will take what `full` holds
+  bool loop_waits = false;         // the loop has no buffer to read into: call `wake`
+  std::function<void()> wake;      // set once before the first job: posts to the loop
+  hasher h;
+};
+
+// The drain job: hashes queued batches until none is left (then hands `h` back to the loop)
+// or the pool wants the thread back (this_job::should_yield(): a job waits, the client is
+// gone), after at least one batch, leaving `draining` set for the loop to queue the rest.
+struct drain_result {
+  bool yielded = false;
+};
+
+drain_result drain(batch_queue& q) {
+  for (bool first = true;; first = false) {
+    if (!first && workers::this_job::should_yield()) return {true};
+    batch b;
+    {
+      std::lock_guard lock(q.m);
+      if (q.full.empty()) {
+        q.draining = false;
+        return {};
+      }
+      b = std::move(q.full.front());
+      q.full.pop_front();
+    }
+    q.h.update(std::string_view(b.buffer.get(), b.size));
+    bool wake = false;
+    {
+      std::lock_guard lock(q.m);
+      q.free.push_back(std::move(b.buffer));
+      wake = std::exchange(q.loop_waits, false);
+    }
+    if (wake) q.wake();
+  }
+}
+
+// One upload. Loop thread only; what the drain job sees is in `q`. The batch being filled
+// belongs to the body reader while a read is outstanding (reading).
 struct body_hash {
   body_hash(server::body_reader b, responder r, const workers_env& e, runtime::loop::event_loop& l,
             digest_request d)
       : body(std::move(b)), pending(std::make_shared<pending_request>(std::move(r))), env(e), loop(l),
-        want(d), h(std::in_place, d.alg), filling(std::make_unique_for_overwrite<char[]>(body_batch_bytes)) {}
+        want(d), q(std::make_shared<batch_queue>(d.alg)),
+        filling(std::make_unique_for_overwrite<char[]>(body_batch_bytes)) {}
   server::body_reader body;
   std::shared_ptr<pending_request> pending;
   const workers_env& env;
   runtime::loop::event_loop& loop;
   digest_request want;
-  std::optional<hasher> h;  // empty while a job has it
-  batch_buffer filling;     // bytes read, not yet hashed: [0, filled)
+  std::shared_ptr<batch_queue> q;  // shared with the drain job, which may outlive this
+  batch_buffer filling;            // bytes read, not queued yet: [0, filled); null: none free
   std::size_t filled = 0;
-  batch_buffer spare;       // the last batch's buffer, back from the pool
+  std::size_t buffers = 1;         // allocated so far, <= body_batches
   bool reading = false;
-  bool job_running = false;
+  bool job_in_flight = false;      // a drain job submitted, its completion not run yet
   bool body_done = false;
-  bool stopped = false;     // answered early (503) or the client is gone
+  bool stopped = false;            // answered early (503) or the client is gone
 };
 
 void pump(const std::shared_ptr<body_hash>& st);
@@ -168,7 +220,7 @@ void read_more(const std::shared_ptr<body_hash>& st) {
     st->reading = false;
     if (ec) {
       // Client gone, bad framing or the route's limit: the session has answered (or there is
-      // nobody to answer); drop any queued batch.
+      // nobody to answer); stop the drain job after its batch.
       st->stopped = true;
       st->pending->job.cancel();
       return;
@@ -179,41 +231,62 @@ void read_more(const std::shared_ptr<body_hash>& st) {
   });
 }
 
-// Decides the next step: hand a full (or the last) batch to the pool if it is free, finish,
-// and keep reading while the batch being filled has room. A full batch with the pool still
-// busy on the previous one stops reading: that is the backpressure.
+// Submits a drain job; its completion submits the next while batches remain (the job
+// yielded, or more were queued after it found none).
+void submit_drain(const std::shared_ptr<body_hash>& st) {
+  st->job_in_flight = true;
+  const bool accepted = submit_for_request(
+      st->env.pool, st->loop, workers::job_kind::hash, st->pending,
+      [q = st->q] { return drain(*q); },
+      [st](drain_result, responder&) {
+        st->job_in_flight = false;
+        bool again = false;
+        {
+          std::lock_guard lock(st->q->m);
+          again = st->q->draining = !st->q->full.empty();
+        }
+        if (again) return submit_drain(st);
+        pump(st);
+      });
+  if (!accepted) st->stopped = true;  // answered 503; the session closes the connection after it
+}
+
+// Decides the next step on the loop: queue a full (or the last) batch, start a drain job if
+// none will take it, take a free buffer to read on, finish when everything is hashed.
 void pump(const std::shared_ptr<body_hash>& st) {
-  if (st->stopped) return;
-  if (!st->job_running && !st->reading &&
-      (st->filled == body_batch_bytes || (st->body_done && st->filled > 0))) {
-    st->job_running = true;
-    batch_buffer batch = std::exchange(st->filling, std::move(st->spare));
-    if (!st->filling) st->filling = std::make_unique_for_overwrite<char[]>(body_batch_bytes);
-    const std::size_t size = std::exchange(st->filled, 0);
-    const bool accepted = submit_for_request(
-        st->env.pool, st->loop, workers::job_kind::hash, st->pending,
-        [h = std::move(*st->h), batch = std::move(batch), size]() mutable {
-          h.update(std::string_view(batch.get(), size));
-          return batch_result{std::move(h), std::move(batch)};
-        },
-        [st](batch_result r, responder&) {
-          st->job_running = false;
-          st->h = std::move(r.h);
-          st->spare = std::move(r.buffer);
-          pump(st);
-        });
-    st->h.reset();
-    if (!accepted) {
-      st->stopped = true;  // answered 503; the session closes the connection after it
-      return;
+  if (st->stopped || st->reading) return;
+  auto& q = *st->q;
+  const bool queue_batch = st->filling && (st->filled == body_batch_bytes || (st->body_done && st->filled > 0));
+  bool start_job = false, hashed_all = false;
+  {
+    std::lock_guard lock(q.m);
+    if (queue_batch) {
+      q.full.push_back({std::move(st->filling), std::exchange(st->filled, 0)});
+      start_job = !q.draining && !st->job_in_flight;
+      q.draining = q.draining || start_job;
     }
+    if (!st->filling && !st->body_done) {
+      if (!q.free.empty()) {
+        st->filling = std::move(q.free.back());
+        q.free.pop_back();
+      } else if (st->buffers == body_batches) {
+        q.loop_waits = true;  // the drain job calls q.wake when it frees one
+      }
+    }
+    hashed_all = st->body_done && st->filled == 0 && !st->job_in_flight && !q.draining && q.full.empty();
   }
-  if (st->body_done && !st->job_running && st->filled == 0) {
-    const auto digest = st->h->finish();
+  if (start_job) submit_drain(st);
+  if (st->stopped) return;
+  if (!st->filling && !st->body_done && st->buffers < body_batches) {
+    st->filling = std::make_unique_for_overwrite<char[]>(body_batch_bytes);
+    ++st->buffers;
+  }
+  if (hashed_all) {
+    const auto digest = q.h.finish();
     st->stopped = true;
-    return st->pending->res.send(digest_response(st->want.alg, digest, st->want.encoding, st->h->bytes()));
+    return st->pending->res.send(digest_response(st->want.alg, digest, st->want.encoding, q.h.bytes()));
   }
-  if (!st->body_done && !st->reading && st->filled < body_batch_bytes) read_more(st);
+  if (!st->body_done && st->filling) read_more(st);
 }
 
 void hash_body(request& req, const request_context& ctx, responder res, const workers_env& env) {
@@ -221,6 +294,13 @@ void hash_body(request& req, const request_context& ctx, responder res, const wo
   // Answering without reading: the session never sends 100-continue, closes after the 400.
   if (auto bad = parse_digest_request(req, want)) return res.send(std::move(*bad));
   auto st = std::make_shared<body_hash>(std::move(*ctx.body), std::move(res), env, ctx.loop, want);
+  // The wake runs pump on the loop. It holds `st` weakly: a job outliving the upload (its
+  // client gone) must not keep the loop's objects alive, nor destroy them on a pool thread.
+  st->q->wake = [&loop = ctx.loop, weak = std::weak_ptr<body_hash>(st)] {
+    loop.post([weak] {
+      if (const auto s = weak.lock()) pump(s);
+    });
+  };
   cancel_on_disconnect(st->pending);
   pump(st);
 }

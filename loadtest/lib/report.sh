@@ -19,7 +19,8 @@ sample_stat() {
   esac
 }
 
-fmt_rps() { awk -v r="$1" 'BEGIN { printf "%.1fk", r / 1000 }'; }
+# req/s: thousands as "12.3k"; below 1000 (64 MiB hashes, image resizes) as "23.5".
+fmt_rps() { awk -v r="$1" 'BEGIN { if (r < 1000) printf "%.1f", r; else printf "%.1fk", r / 1000 }'; }
 fmt_us() {
   awk -v u="$1" 'BEGIN { if (u < 1000) printf "%d µs", u; else printf "%.2f ms", u / 1000 }'
 }

@@ -5,7 +5,9 @@
 //
 // Contracts for users:
 //  - A job runs on a pool thread: it gets and returns plain values (bytes, digests), never
-//    touches a managed heap or a loop, and must not block on the loop that submitted it.
+//    touches a managed heap or runs loop code, and must not block on the loop that submitted
+//    it. It may post to a loop (event_loop::post is thread-safe), e.g. to say mid-job that
+//    a buffer it shares with the loop is free again; what it posts runs on the loop.
 //  - `done` runs exactly once, always through `post` (never inline in submit() or cancel()),
 //    with job_status::completed and the value, or cancelled / failed and no value.
 //  - Queue full → submit() returns submit_status::queue_full and nothing is queued; the caller
