@@ -132,6 +132,10 @@ void hash_file(const request& req, const request_context& ctx, responder res,
 // reading the socket until the drain job hands one back: that is the backpressure.
 constexpr std::size_t body_batch_bytes = 1u << 20;
 constexpr std::size_t body_batches = 4;
+// A loop out of buffers is woken when this many are free again (or the job ends): it then
+// refills them from the socket's backlog in one turn, for half the wake-ups — each a post
+// across threads and, on a core the loop shares with the pool, a preemption of the job.
+constexpr std::size_t wake_when_free = 2;
 
 using batch_buffer = std::unique_ptr<char[]>;
 
@@ -164,26 +168,42 @@ struct drain_result {
 };
 
 drain_result drain(batch_queue& q) {
-  for (bool first = true;; first = false) {
-    if (!first && workers::this_job::should_yield()) return {true};
-    batch b;
-    {
-      std::lock_guard lock(q.m);
-      if (q.full.empty()) {
-        q.draining = false;
-        return {};
-      }
-      b = std::move(q.full.front());
-      q.full.pop_front();
+  batch b;
+  {
+    std::lock_guard lock(q.m);
+    if (q.full.empty()) {  // not reached: a job is submitted only for a queued batch
+      q.draining = false;
+      return {};
     }
+    b = std::move(q.full.front());
+    q.full.pop_front();
+  }
+  for (;;) {
     q.h.update(std::string_view(b.buffer.get(), b.size));
-    bool wake = false;
+    const bool yield = workers::this_job::should_yield();
+    bool wake = false, done = yield;
+    // One critical section per batch: hand the buffer back and take the next batch. The
+    // wake-up goes out after it, so a loop that runs at once (on a shared core it preempts
+    // this thread) never finds the lock held.
     {
       std::lock_guard lock(q.m);
       q.free.push_back(std::move(b.buffer));
-      wake = std::exchange(q.loop_waits, false);
+      if (!yield) {
+        if (q.full.empty()) {
+          q.draining = false;
+          done = true;
+        } else {
+          b = std::move(q.full.front());
+          q.full.pop_front();
+        }
+      }
+      if (q.loop_waits && (done || q.free.size() >= wake_when_free)) {
+        q.loop_waits = false;
+        wake = true;
+      }
     }
     if (wake) q.wake();
+    if (done) return {yield};
   }
 }
 
