@@ -647,8 +647,10 @@ void http_session::deliver_fill(error_code ec) {
 // handler reads again every segment the client still sends would wake the loop for nothing
 // (~8 wake-ups per MiB measured for POST /hash on one core, each preempting the pool
 // thread). Raising SO_RCVLOWAT keeps the kernel from signalling readiness until the receive
-// window is nearly full (Linux caps the value at half of tcp_rmem's max and sizes the buffer
-// for it); the next socket read lowers it again (socket_read_ready). Two setsockopt a pause.
+// window is nearly full; the next socket read lowers it again (socket_read_ready). Two
+// setsockopt a pause. Linux caps the value at half of tcp_rmem's max and lets the socket's
+// buffer grow to match, so a paused connection may hold that much in the kernel: the most
+// receive autotuning gives any connection (tcp_rmem is the operator's per-socket limit).
 void http_session::quiet_if_paused() {
   if (closed_ || lingering_ || phase_ != phase::stream || stream_pending() || stream_end_ || stream_ec_) return;
   set_rcvlowat(std::numeric_limits<int>::max());
