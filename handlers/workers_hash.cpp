@@ -260,6 +260,7 @@ void submit_drain(const std::shared_ptr<body_hash>& st) {
       [q = st->q] { return drain(*q); },
       [st](drain_result, responder&) {
         st->job_in_flight = false;
+        if (st->stopped) return;  // the body failed (client gone) after the job had finished
         bool again = false;
         {
           std::lock_guard lock(st->q->m);
