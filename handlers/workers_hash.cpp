@@ -164,7 +164,7 @@ struct batch_queue {
 // or the pool wants the thread back (this_job::should_yield(): a job waits, the client is
 // gone), after at least one batch, leaving `draining` set for the loop to queue the rest.
 struct drain_result {
-  bool yielded = false;
+  bool yielded = false;  // for the reader: the completion decides from the queue itself
 };
 
 drain_result drain(batch_queue& q) {
@@ -291,7 +291,7 @@ void pump(const std::shared_ptr<body_hash>& st) {
         st->filling = std::move(q.free.back());
         q.free.pop_back();
       } else if (st->buffers == body_batches) {
-        q.loop_waits = true;  // the drain job calls q.wake when it frees one
+        q.loop_waits = true;  // the drain job calls q.wake once wake_when_free are free
       }
     }
     hashed_all = st->body_done && st->filled == 0 && !st->job_in_flight && !q.draining && q.full.empty();
