@@ -220,6 +220,29 @@ TEST_CASE("POST /hash: a client that leaves mid-upload cancels its job", "[hash]
   CHECK(hash_of(c, content_length_request("/hash", body)) == openssl_digest("sha256", body));
 }
 
+// Broken chunked framing after a few MiB, with batches queued on the pool: a 400 JSON error
+// for that request, no job left behind, and the server goes on serving.
+TEST_CASE("POST /hash: a chunked body whose framing breaks mid-upload gets 400", "[hash]") {
+  running_nodus n({"--workers", "1", "--worker-policy", "normal"});
+  http_client probe(n.port);
+  {
+    http_client c(n.port);
+    const std::string part = random_bytes(3u << 20, 45);
+    REQUIRE_FALSE(c.write("POST /hash HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    REQUIRE_FALSE(c.write(chunk_header(part.size()) + part + "\r\n"));
+    REQUIRE_FALSE(c.write("zz-not-a-size\r\nabc\r\n0\r\n\r\n"));
+    const auto res = c.read();
+    CHECK(res.result_int() == 400);
+    CHECK(json_error(res.body()) == "bad_request");
+  }
+  REQUIRE(wait_stats(probe, [](const boost::json::object& s) {
+    return kind_count(s, "hash", "busy") == 0 && kind_count(s, "hash", "queued") == 0;
+  }));
+  http_client c(n.port);
+  const std::string body = random_bytes(2u << 20, 46);
+  CHECK(hash_of(c, chunked_request("/hash", body, 46)) == openssl_digest("sha256", body));
+}
+
 namespace {
 
 // Streams `total` bytes (Content-Length or chunked) generated on the fly, feeding the same
