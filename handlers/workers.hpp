@@ -3,7 +3,7 @@
 // loop; a client that disconnects cancels its queued job; a full queue answers 503 with
 // Retry-After; every bad input answers a 4xx JSON error.
 //   POST /hash?alg=&encoding=        digest of the request body ({"alg","digest","bytes"})
-//   GET  /hash/files/<path>?alg=     digest of a file under --root, pread in chunks on the pool
+//   GET  /hash/files/<path>?alg=     digest of a file under --root, hashed in place (mapped) on the pool
 //   POST /image/resize?width&height&fit&format&quality   resized image (libvips, shrink-on-load)
 //   GET  /image/files/<path>?...     the same for an image file under --root
 //   GET  /demo/offload?ms=N          /demo/block's busy work, on the pool (N <= 10000)

@@ -104,6 +104,10 @@ void next_file_job(const std::shared_ptr<file_hash>& st, const workers_env& env,
           return res.send(error_response(http::status::internal_server_error, "io_error",
                                          std::string("read failed: ") + std::strerror(r.error)));
         }
+        if (r.shrunk) {
+          return res.send(error_response(http::status::conflict, "file_changed",
+                                         "the file was cut short while it was being hashed; retry"));
+        }
         if (!r.h) return res.send(digest_response(st->want.alg, r.digest, st->want.encoding, r.bytes));
         if (!res.connection_alive()) return;
         next_file_job(st, env, loop, std::move(*r.h), r.bytes);

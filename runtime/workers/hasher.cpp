@@ -3,12 +3,14 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <stdexcept>
 
+#include "runtime/workers/mapped_file.hpp"
 #include "runtime/workers/worker_pool.hpp"
 
 namespace nodus::runtime::workers {
@@ -138,9 +140,34 @@ constexpr std::size_t file_piece_bytes = 512u << 10;
 constexpr std::size_t file_step_bytes = 1u << 20;     // should_yield() is asked this often
 }  // namespace
 
-file_hash_progress hash_file(hasher h, int fd, std::uint64_t offset) {
-  thread_local std::vector<std::byte> buffer(file_piece_bytes);
+file_hash_progress hash_file(hasher h, int fd, std::uint64_t offset, file_read how) {
   file_hash_progress r;
+  struct stat st = {};
+  // Below one pread piece a mapping (mmap, populate, munmap, a sigaction query) costs more
+  // than it saves.
+  if (how == file_read::mapped && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<std::uint64_t>(st.st_size) >= offset + file_piece_bytes) {
+    auto feed = [&h](std::span<const std::byte> step) {
+      h.update(step);
+      return !this_job::should_yield();
+    };
+    const map_read_result m = read_mapped(fd, offset, static_cast<std::uint64_t>(st.st_size) - offset,
+                                          file_step_bytes, feed);
+    offset += m.bytes;
+    switch (m.status) {
+      case map_read_status::shrunk:
+        r.shrunk = true;
+        return r;
+      case map_read_status::stopped:
+        r.bytes = h.bytes();
+        r.h.emplace(std::move(h));
+        return r;
+      case map_read_status::done:        // on below: the end of the file (it may have grown)
+      case map_read_status::unmappable:  // on below: the rest by pread
+        break;
+    }
+  }
+  thread_local std::vector<std::byte> buffer(file_piece_bytes);
   std::size_t step_got = 0;
   for (;;) {
     std::size_t got = 0;

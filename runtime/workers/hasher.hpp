@@ -59,18 +59,25 @@ class hasher {
 };
 
 // What hash_file() got through: the digest at the end of the file, or the hasher back when it
-// stopped early to hand its pool thread back (feed on from offset `bytes`), or a read error.
+// stopped early to hand its pool thread back (feed on from offset `bytes`), or a read error, or
+// a file cut short under a mapped read.
 struct file_hash_progress {
   std::optional<hasher> h;           // set: not at the end yet
   std::vector<std::uint8_t> digest;  // set at the end of the file
   std::uint64_t bytes = 0;           // hashed so far: the offset to go on from
-  int error = 0;                     // errno of a failed pread (then neither of the above)
+  int error = 0;                     // errno of a failed read (then none of the above)
+  bool shrunk = false;               // the file lost bytes while mapped: nothing to answer with
 };
 
-// Feeds `fd` (a regular file) from `offset` to `h`: pread into a per-thread 512 KiB buffer,
-// piece after piece to the end of the file (a short read), which finishes the digest. Inside a pool job it
-// stops after any 1 MiB step at which this_job::should_yield() says so; elsewhere it runs to
-// the end. GET /hash/files's job, and its benchmark.
-file_hash_progress hash_file(hasher h, int fd, std::uint64_t offset);
+// How hash_file reads. `mapped` (GET /hash/files) hashes the bytes in place through a mapping
+// (mapped_file.hpp), falling back to pread where the file cannot be mapped; `pread` copies
+// them into a per-thread 512 KiB buffer first. Both are kept tested; the benchmark compares them.
+enum class file_read : std::uint8_t { mapped, pread };
+
+// Feeds `fd` (a regular file) from `offset` to `h` in 1 MiB steps, to the end of the file (a
+// pread that returns 0, so a file that grew meanwhile is read to its new end), which finishes
+// the digest. Inside a pool job it stops after any step at which this_job::should_yield() says
+// so; elsewhere it runs to the end. GET /hash/files's job, and its benchmark.
+file_hash_progress hash_file(hasher h, int fd, std::uint64_t offset, file_read how = file_read::mapped);
 
 }  // namespace nodus::runtime::workers

@@ -415,3 +415,34 @@ TEST_CASE("GET /hash/files: a client that leaves stops its long file job", "[has
   CHECK(kind_count(s, "hash", "completed") == 0);
   CHECK(kind_count(s, "hash", "submitted") == 1);  // one job, stopped: not resubmitted
 }
+
+// The file is read through a mapping (workers::read_mapped): cut short under it, the job's
+// next read past the new end faults. The server answers 409 and goes on serving.
+TEST_CASE("GET /hash/files: a file cut short while it is being hashed gets 409, and the server goes on", "[hash]") {
+  temp_dir root;
+  const std::uint64_t big_size = small_scale() ? (256u << 20) : (1u << 30);  // sparse: ~0.2-0.7 s to hash
+  const auto big = root.write("big.bin", "");
+  std::filesystem::resize_file(big, big_size);
+  root.write("small.bin", random_bytes(3u << 20, 9));
+  const std::string small_digest = openssl_file_digest("sha256", root.path() / "small.bin");
+  running_nodus n({"--root", root.path().string(), "--workers", "1", "--worker-policy", "normal"});
+  http_client probe(n.port), a(n.port);
+
+  send_get(a, "/hash/files/big.bin");
+  REQUIRE(wait_stats(probe, [](const boost::json::object& s) { return kind_count(s, "hash", "busy") == 1; }));
+  std::filesystem::resize_file(big, 4096);
+  const auto cut = a.read(false, std::chrono::seconds(60));
+  REQUIRE(cut.result_int() == 409);
+  CHECK(json_error(cut.body()) == "file_changed");
+
+  // The same connection, another file; then the cut file as it is now.
+  const auto small = a.get("/hash/files/small.bin");
+  REQUIRE(small.result_int() == 200);
+  CHECK(json_string(json_object(small.body()), "digest") == small_digest);
+  const auto now = a.get("/hash/files/big.bin");
+  REQUIRE(now.result_int() == 200);
+  CHECK(json_string(json_object(now.body()), "digest") == openssl_file_digest("sha256", big));
+  const auto s = debug_workers(probe);
+  CHECK(kind_count(s, "hash", "busy") == 0);
+  CHECK(kind_count(s, "hash", "failed") == 0);
+}

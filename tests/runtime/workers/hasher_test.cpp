@@ -184,18 +184,22 @@ TEST_CASE("hasher: moved between threads between chunks") {
 }
 
 TEST_CASE("hash_file: a file from any offset, to its end, matches openssl dgst") {
+  const auto how = GENERATE(w::file_read::mapped, w::file_read::pread);
+  INFO((how == w::file_read::mapped ? "mapped" : "pread"));
   std::mt19937_64 rng(11);
-  // Around the 512 KiB read piece and the 1 MiB step, and an empty file.
+  // Around the 512 KiB read piece (below it a mapped read preads), the 1 MiB step, the 8 MiB
+  // mapping window, and an empty file.
   for (const std::size_t size : {0u, 1u, (512u << 10) - 1, 512u << 10, (512u << 10) + 1, (1u << 20) - 1, 1u << 20,
-                                 (1u << 20) + 7, 3'333'333u}) {
+                                 (1u << 20) + 7, 3'333'333u, (8u << 20) + 4095}) {
     INFO("size " << size);
     const std::string data = random_bytes(size, rng);
     const temp_file f(data);
     const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
     REQUIRE(fd >= 0);
     // Outside a pool job nothing asks it to yield: one call hashes the whole file.
-    auto whole = w::hash_file(w::hasher(w::digest_alg::sha256), fd, 0);
+    auto whole = w::hash_file(w::hasher(w::digest_alg::sha256), fd, 0, how);
     CHECK(whole.error == 0);
+    CHECK_FALSE(whole.shrunk);
     CHECK_FALSE(whole.h);
     CHECK(whole.bytes == size);
     CHECK(w::to_hex(whole.digest) == cli_hex(w::digest_alg::sha256, f));
@@ -203,7 +207,7 @@ TEST_CASE("hash_file: a file from any offset, to its end, matches openssl dgst")
     const std::size_t cut = size / 3;
     w::hasher h(w::digest_alg::sha512);
     h.update(std::string_view(data).substr(0, cut));
-    auto rest = w::hash_file(std::move(h), fd, cut);
+    auto rest = w::hash_file(std::move(h), fd, cut, how);
     CHECK(rest.bytes == size);
     CHECK(w::to_hex(rest.digest) == cli_hex(w::digest_alg::sha512, f));
     ::close(fd);
@@ -213,7 +217,9 @@ TEST_CASE("hash_file: a file from any offset, to its end, matches openssl dgst")
 TEST_CASE("hash_file: a read error is reported, not hashed over") {
   int dir = ::open(std::filesystem::temp_directory_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   REQUIRE(dir >= 0);
-  const auto r = w::hash_file(w::hasher(w::digest_alg::sha256), dir, 0);  // pread on a directory: EISDIR
+  // Not a regular file: no mapping; pread on a directory: EISDIR.
+  const auto how = GENERATE(w::file_read::mapped, w::file_read::pread);
+  const auto r = w::hash_file(w::hasher(w::digest_alg::sha256), dir, 0, how);
   CHECK(r.error == EISDIR);
   CHECK_FALSE(r.h);
   CHECK(r.digest.empty());

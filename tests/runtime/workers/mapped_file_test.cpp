@@ -1,0 +1,198 @@
+// read_mapped: the bytes of a range, in order, in pieces; a file cut short while mapped is an
+// answer (`shrunk`), not a SIGBUS; a SIGBUS that is not a guarded read's still kills.
+#include "runtime/workers/mapped_file.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace w = nodus::runtime::workers;
+
+namespace {
+
+constexpr std::size_t window = w::map_window_bytes;
+
+// A temporary file holding `data`, open read-only (`fd`); removed at the end.
+struct temp_file {
+  std::filesystem::path path;
+  int fd = -1;
+  explicit temp_file(const std::string& data) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "nodus-map-XXXXXX").string();
+    const int wfd = ::mkstemp(tmpl.data());
+    REQUIRE(wfd >= 0);
+    path = tmpl;
+    for (std::size_t off = 0; off < data.size();) {
+      const ssize_t n = ::write(wfd, data.data() + off, data.size() - off);
+      REQUIRE(n > 0);
+      off += static_cast<std::size_t>(n);
+    }
+    ::close(wfd);
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+  }
+  ~temp_file() {
+    ::close(fd);
+    std::filesystem::remove(path);
+  }
+  void truncate(std::size_t size) const { REQUIRE(::truncate(path.c_str(), static_cast<off_t>(size)) == 0); }
+};
+
+std::string random_bytes(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; i += 8) {
+    const std::uint64_t x = rng();
+    for (std::size_t k = 0; k < 8 && i + k < n; ++k) s[i + k] = static_cast<char>(x >> (8 * k));
+  }
+  return s;
+}
+
+// Collects what read_mapped hands over.
+struct collector {
+  std::string bytes;
+  std::size_t pieces = 0;
+  std::size_t largest = 0;
+  std::size_t stop_after = 0;  // pieces; 0: never stop
+  bool operator()(std::span<const std::byte> piece) {
+    bytes.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+    largest = std::max(largest, piece.size());
+    return ++pieces != stop_after;
+  }
+};
+
+// Runs `body` in a child process; its wait status.
+template <class F>
+int in_child(F body) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    body();
+    ::_exit(42);  // survived
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  return status;
+}
+
+}  // namespace
+
+TEST_CASE("read_mapped: the range's bytes, in order, in pieces, from any offset") {
+  const std::string data = random_bytes(2 * window + 12'345, 1);
+  const temp_file f(data);
+  const std::size_t piece = GENERATE(std::size_t{1} << 20, std::size_t{300'001});
+  for (const std::size_t offset : {std::size_t{0}, std::size_t{1}, std::size_t{4095}, std::size_t{4096},
+                                   window - 3, window, data.size() - 1, data.size()}) {
+    INFO("offset " << offset << ", piece " << piece);
+    collector c;
+    const auto r = w::read_mapped(f.fd, offset, data.size() - offset, piece, c);
+    CHECK(r.status == w::map_read_status::done);
+    CHECK(r.bytes == data.size() - offset);
+    CHECK(c.largest <= piece);
+    CHECK(c.bytes == data.substr(offset));  // CHECK, not ==: a mismatch prints 16 MiB
+  }
+  // A range that ends before the file does: nothing past it.
+  collector c;
+  const auto r = w::read_mapped(f.fd, 100, window, piece, c);
+  CHECK(r.status == w::map_read_status::done);
+  CHECK(c.bytes == data.substr(100, window));
+}
+
+TEST_CASE("read_mapped: the consumer stops it") {
+  const std::string data = random_bytes(3 * (1u << 20) + 7, 2);
+  const temp_file f(data);
+  collector c;
+  c.stop_after = 2;
+  const auto r = w::read_mapped(f.fd, 0, data.size(), 1u << 20, c);
+  CHECK(r.status == w::map_read_status::stopped);
+  CHECK(r.bytes == 2u << 20);
+  CHECK(c.bytes == data.substr(0, 2u << 20));
+}
+
+TEST_CASE("read_mapped: a file cut short before the read (its size from an older fstat) is reported, not a crash") {
+  const std::string data = random_bytes(window + (3u << 20), 3);
+  const temp_file f(data);
+  const std::size_t cut = GENERATE(std::size_t{0}, std::size_t{(1u << 20) + 5}, window + 4096);
+  INFO("cut to " << cut);
+  f.truncate(cut);
+  collector c;
+  const auto r = w::read_mapped(f.fd, 0, data.size(), 1u << 20, c);
+  CHECK(r.status == w::map_read_status::shrunk);
+  // Whole pieces before the cut's page are the file's bytes; the piece that faulted is not.
+  const std::size_t intact = cut / (1u << 20) * (1u << 20);
+  REQUIRE(c.bytes.size() >= intact);
+  CHECK(c.bytes.substr(0, intact) == data.substr(0, intact));
+  CHECK(r.bytes < data.size());  // it stopped at the piece that faulted
+}
+
+TEST_CASE("read_mapped: a file cut short while it is being read is reported, and the next read works") {
+  const std::string data = random_bytes(2 * window, 4);
+  const temp_file f(data);
+  std::size_t pieces = 0;
+  std::string got;
+  auto cut_after_first = [&](std::span<const std::byte> piece) {
+    got.append(reinterpret_cast<const char*>(piece.data()), piece.size());  // reads it: faults past the end
+    if (++pieces == 1) f.truncate(1u << 20);  // the next piece lies past the end
+    return true;
+  };
+  const auto r = w::read_mapped(f.fd, 0, data.size(), 1u << 20, cut_after_first);
+  CHECK(r.status == w::map_read_status::shrunk);
+  CHECK(pieces == 2);  // the second piece faulted (read over zero pages), then it stopped
+  CHECK(r.bytes == 2u << 20);
+  CHECK(got.substr(0, 1u << 20) == data.substr(0, 1u << 20));
+
+  // The handler is still in place and the window guard gone: a whole read of another file.
+  const std::string other = random_bytes(window + 1, 5);
+  const temp_file g(other);
+  collector c;
+  const auto again = w::read_mapped(g.fd, 0, other.size(), 1u << 20, c);
+  CHECK(again.status == w::map_read_status::done);
+  CHECK(c.bytes == other);
+}
+
+TEST_CASE("read_mapped: a SIGBUS that is not in the faulting thread's guarded window still kills the process") {
+  const std::string data = random_bytes(2u << 20, 6);
+  const temp_file f(data);
+  const temp_file victim(data);
+  // A mapping of `victim` past its end once it is cut: touching it faults, guarded or not.
+  auto touch_cut_mapping = [&victim] {
+    void* p = ::mmap(nullptr, 2u << 20, PROT_READ, MAP_PRIVATE, victim.fd, 0);
+    if (p == MAP_FAILED) ::_exit(3);
+    if (::ftruncate(::open(victim.path.c_str(), O_WRONLY), 4096) != 0) ::_exit(4);
+    volatile const char* q = static_cast<const char*>(p);
+    (void)q[1u << 20];  // SIGBUS
+  };
+  auto died_of_it = [](int status) {
+    INFO("wait status " << status);
+    CHECK_FALSE((WIFEXITED(status) && WEXITSTATUS(status) == 42));  // it did not survive the fault
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    CHECK(WIFSIGNALED(status));  // the sanitizers report the fault and exit instead
+    if (WIFSIGNALED(status)) CHECK(WTERMSIG(status) == SIGBUS);
+#endif
+  };
+  SECTION("outside any read (the handler installed by an earlier one)") {
+    died_of_it(in_child([&] {
+      collector c;
+      if (w::read_mapped(f.fd, 0, data.size(), 1u << 20, c).status != w::map_read_status::done) ::_exit(5);
+      touch_cut_mapping();
+    }));
+  }
+  SECTION("during a read, at an address outside its window") {
+    died_of_it(in_child([&] {
+      auto consume = [&](std::span<const std::byte>) {
+        touch_cut_mapping();
+        return true;
+      };
+      (void)w::read_mapped(f.fd, 0, data.size(), 1u << 20, consume);
+    }));
+  }
+}
