@@ -140,29 +140,58 @@ constexpr std::size_t file_piece_bytes = 512u << 10;
 constexpr std::size_t file_step_bytes = 1u << 20;     // should_yield() is asked this often
 }  // namespace
 
+namespace {
+// Whether `fd` has fewer than `offset` bytes now: it lost bytes already hashed (cut short
+// while a job was yielded, or inside the last page a mapped read read).
+bool shorter_than(int fd, std::uint64_t offset) {
+  struct stat st = {};
+  return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) < offset;
+}
+}  // namespace
+
 file_hash_progress hash_file(hasher h, int fd, std::uint64_t offset, file_read how) {
   file_hash_progress r;
   struct stat st = {};
-  // Below one pread piece a mapping (mmap, populate, munmap, a sigaction query) costs more
-  // than it saves.
-  if (how == file_read::mapped && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-      static_cast<std::uint64_t>(st.st_size) >= offset + file_piece_bytes) {
+  if (::fstat(fd, &st) != 0) {
+    r.error = errno;
+    return r;
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (S_ISREG(st.st_mode) && size < offset) {
+    r.shrunk = true;
+    return r;
+  }
+  // Mapped: a regular file with at least one pread piece left (below that a mapping — mmap,
+  // populate, munmap, a sigaction query — costs more than it saves), not sparse (fewer blocks
+  // than bytes: holes read through a mapping become page-cache pages, on tmpfs memory that
+  // stays as long as the file; a read copies them from the zero page).
+  const bool map = how == file_read::mapped && S_ISREG(st.st_mode) && size - offset >= file_piece_bytes &&
+                   static_cast<std::uint64_t>(st.st_blocks) * 512 >= size;
+  if (map) {
     auto feed = [&h](std::span<const std::byte> step) {
       h.update(step);
       return !this_job::should_yield();
     };
-    const map_read_result m = read_mapped(fd, offset, static_cast<std::uint64_t>(st.st_size) - offset,
-                                          file_step_bytes, feed);
+    const map_read_result m = read_mapped(fd, offset, size - offset, file_step_bytes, feed);
     offset += m.bytes;
+    r.mapped_bytes = m.bytes;
     switch (m.status) {
       case map_read_status::shrunk:
         r.shrunk = true;
+        return r;
+      case map_read_status::failed:
+        r.error = m.error;
         return r;
       case map_read_status::stopped:
         r.bytes = h.bytes();
         r.h.emplace(std::move(h));
         return r;
-      case map_read_status::done:        // on below: the end of the file (it may have grown)
+      case map_read_status::done:  // on below, to the end of the file (it may have grown)
+        if (shorter_than(fd, offset)) {
+          r.shrunk = true;
+          return r;
+        }
+        break;
       case map_read_status::unmappable:  // on below: the rest by pread
         break;
     }

@@ -66,7 +66,8 @@ struct file_hash_progress {
   std::vector<std::uint8_t> digest;  // set at the end of the file
   std::uint64_t bytes = 0;           // hashed so far: the offset to go on from
   int error = 0;                     // errno of a failed read (then none of the above)
-  bool shrunk = false;               // the file lost bytes while mapped: nothing to answer with
+  bool shrunk = false;               // the file lost bytes already read: nothing to answer with
+  std::uint64_t mapped_bytes = 0;    // of what this call hashed, read through a mapping
 };
 
 // How hash_file reads. `mapped` (GET /hash/files) hashes the bytes in place through a mapping
@@ -76,8 +77,11 @@ enum class file_read : std::uint8_t { mapped, pread };
 
 // Feeds `fd` (a regular file) from `offset` to `h` in 1 MiB steps, to the end of the file (a
 // pread that returns 0, so a file that grew meanwhile is read to its new end), which finishes
-// the digest. Inside a pool job it stops after any step at which this_job::should_yield() says
-// so; elsewhere it runs to the end. GET /hash/files's job, and its benchmark.
+// the digest. `h` must have been fed the file's first `offset` bytes: `bytes` in the result is
+// h.bytes(). Inside a pool job it stops after any step at which this_job::should_yield() says
+// so; elsewhere it runs to the end. A file found shorter than what was hashed (cut while
+// mapped, or below `offset` between jobs) is `shrunk`. GET /hash/files's job, and its
+// benchmark.
 file_hash_progress hash_file(hasher h, int fd, std::uint64_t offset, file_read how = file_read::mapped);
 
 }  // namespace nodus::runtime::workers

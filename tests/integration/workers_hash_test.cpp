@@ -2,6 +2,9 @@
 // the OpenSSL CLI (`openssl dgst`).
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <array>
 #include <thread>
 #include <vector>
@@ -420,9 +423,16 @@ TEST_CASE("GET /hash/files: a client that leaves stops its long file job", "[has
 // next read past the new end faults. The server answers 409 and goes on serving.
 TEST_CASE("GET /hash/files: a file cut short while it is being hashed gets 409, and the server goes on", "[hash]") {
   temp_dir root;
-  const std::uint64_t big_size = small_scale() ? (256u << 20) : (1u << 30);  // sparse: ~0.2-0.7 s to hash
+  // Allocated, not sparse (a sparse file is pread, not mapped), and quick to make: its blocks
+  // read as zeros. 1 GiB: ~0.6 s to hash, far longer than the wait below takes to see it busy.
+  const std::uint64_t big_size = std::uint64_t{1} << 30;
   const auto big = root.write("big.bin", "");
-  std::filesystem::resize_file(big, big_size);
+  {
+    const int fd = ::open(big.c_str(), O_WRONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    REQUIRE(::posix_fallocate(fd, 0, static_cast<off_t>(big_size)) == 0);
+    ::close(fd);
+  }
   root.write("small.bin", random_bytes(3u << 20, 9));
   const std::string small_digest = openssl_file_digest("sha256", root.path() / "small.bin");
   running_nodus n({"--root", root.path().string(), "--workers", "1", "--worker-policy", "normal"});

@@ -202,6 +202,11 @@ TEST_CASE("hash_file: a file from any offset, to its end, matches openssl dgst")
     CHECK_FALSE(whole.shrunk);
     CHECK_FALSE(whole.h);
     CHECK(whole.bytes == size);
+    // The path taken: a mapping from one pread piece (512 KiB) left, else pread.
+    const auto mapped_from = [how](std::size_t left) -> std::uint64_t {
+      return how == w::file_read::mapped && left >= (512u << 10) ? left : 0;
+    };
+    CHECK(whole.mapped_bytes == mapped_from(size));
     CHECK(w::to_hex(whole.digest) == cli_hex(w::digest_alg::sha256, f));
     // Going on from an offset (as after a yield): the hasher fed with the first part.
     const std::size_t cut = size / 3;
@@ -209,6 +214,7 @@ TEST_CASE("hash_file: a file from any offset, to its end, matches openssl dgst")
     h.update(std::string_view(data).substr(0, cut));
     auto rest = w::hash_file(std::move(h), fd, cut, how);
     CHECK(rest.bytes == size);
+    CHECK(rest.mapped_bytes == mapped_from(size - cut));
     CHECK(w::to_hex(rest.digest) == cli_hex(w::digest_alg::sha512, f));
     ::close(fd);
   }
@@ -224,4 +230,35 @@ TEST_CASE("hash_file: a read error is reported, not hashed over") {
   CHECK_FALSE(r.h);
   CHECK(r.digest.empty());
   ::close(dir);
+}
+
+TEST_CASE("hash_file: a file now shorter than the offset it goes on from is reported as shrunk") {
+  // A job that yielded at `offset`, and the file cut below it before the next job.
+  const auto how = GENERATE(w::file_read::mapped, w::file_read::pread);
+  std::mt19937_64 rng(12);
+  const std::string data = random_bytes(3u << 20, rng);
+  const temp_file f(data);
+  const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  w::hasher h(w::digest_alg::sha256);
+  h.update(std::string_view(data).substr(0, 2u << 20));
+  std::filesystem::resize_file(f.path, 1u << 20);
+  const auto r = w::hash_file(std::move(h), fd, 2u << 20, how);
+  CHECK(r.shrunk);
+  CHECK(r.error == 0);
+  CHECK_FALSE(r.h);
+  CHECK(r.digest.empty());
+  ::close(fd);
+}
+
+TEST_CASE("hash_file: a sparse file is pread, not mapped (its holes would become page-cache pages)") {
+  temp_file f("");
+  std::filesystem::resize_file(f.path, 4u << 20);
+  const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  const auto r = w::hash_file(w::hasher(w::digest_alg::sha256), fd, 0, w::file_read::mapped);
+  CHECK(r.bytes == 4u << 20);
+  CHECK(r.mapped_bytes == 0);
+  CHECK(w::to_hex(r.digest) == cli_hex(w::digest_alg::sha256, f));
+  ::close(fd);
 }

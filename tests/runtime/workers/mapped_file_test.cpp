@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,7 @@ int in_child(F body) {
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    ::alarm(30);  // a child stuck re-faulting dies of SIGALRM instead of hanging the test
     body();
     ::_exit(42);  // survived
   }
@@ -127,11 +129,24 @@ TEST_CASE("read_mapped: a file cut short before the read (its size from an older
   collector c;
   const auto r = w::read_mapped(f.fd, 0, data.size(), 1u << 20, c);
   CHECK(r.status == w::map_read_status::shrunk);
-  // Whole pieces before the cut's page are the file's bytes; the piece that faulted is not.
-  const std::size_t intact = cut / (1u << 20) * (1u << 20);
-  REQUIRE(c.bytes.size() >= intact);
-  CHECK(c.bytes.substr(0, intact) == data.substr(0, intact));
-  CHECK(r.bytes < data.size());  // it stopped at the piece that faulted
+  // The first page wholly past the new end faults; the read stops after the piece holding it.
+  const std::size_t fault_at = (cut + 4095) / 4096 * 4096;
+  CHECK(r.bytes == (fault_at / (1u << 20) + 1) * (1u << 20));
+  REQUIRE(c.bytes.size() == r.bytes);
+  CHECK(c.bytes.substr(0, cut) == data.substr(0, cut));
+  // Past the end: zeros (the last page's tail, then the zero pages mapped over the window).
+  CHECK(c.bytes.find_first_not_of('\0', cut) == std::string::npos);
+}
+
+TEST_CASE("read_mapped: a file cut inside the last page read does not fault (documented: the caller checks the size)") {
+  const std::string data = random_bytes((2u << 20) + 100, 7);
+  const temp_file f(data);
+  f.truncate((2u << 20) + 10);  // same last page
+  collector c;
+  const auto r = w::read_mapped(f.fd, 0, data.size(), 1u << 20, c);
+  CHECK(r.status == w::map_read_status::done);
+  CHECK(c.bytes.substr(0, (2u << 20) + 10) == data.substr(0, (2u << 20) + 10));
+  CHECK(c.bytes.find_first_not_of('\0', (2u << 20) + 10) == std::string::npos);
 }
 
 TEST_CASE("read_mapped: a file cut short while it is being read is reported, and the next read works") {
@@ -159,6 +174,29 @@ TEST_CASE("read_mapped: a file cut short while it is being read is reported, and
   CHECK(c.bytes == other);
 }
 
+TEST_CASE("read_mapped: a read inside a consumer restores the outer read's guard") {
+  const std::string data = random_bytes(3u << 20, 8);
+  const temp_file outer(data), inner(data);
+  std::size_t pieces = 0;
+  std::string got;
+  // Windows of 1 MiB, then 2: the nested read runs in the second window's first piece, and
+  // the outer read's next piece, in the same window, faults: that window must still be guarded.
+  auto consume = [&](std::span<const std::byte> piece) {
+    got.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+    if (++pieces == 2) {
+      collector c;
+      CHECK(w::read_mapped(inner.fd, 0, data.size(), 1u << 20, c).status == w::map_read_status::done);
+      CHECK(c.bytes == data);
+      outer.truncate(2u << 20);
+    }
+    return true;
+  };
+  const auto r = w::read_mapped(outer.fd, 0, data.size(), 1u << 20, consume);
+  CHECK(r.status == w::map_read_status::shrunk);
+  CHECK(pieces == 3);
+  CHECK(got.substr(0, 2u << 20) == data.substr(0, 2u << 20));
+}
+
 TEST_CASE("read_mapped: a SIGBUS that is not in the faulting thread's guarded window still kills the process") {
   const std::string data = random_bytes(2u << 20, 6);
   const temp_file f(data);
@@ -166,14 +204,16 @@ TEST_CASE("read_mapped: a SIGBUS that is not in the faulting thread's guarded wi
   // A mapping of `victim` past its end once it is cut: touching it faults, guarded or not.
   auto touch_cut_mapping = [&victim] {
     void* p = ::mmap(nullptr, 2u << 20, PROT_READ, MAP_PRIVATE, victim.fd, 0);
-    if (p == MAP_FAILED) ::_exit(3);
-    if (::ftruncate(::open(victim.path.c_str(), O_WRONLY), 4096) != 0) ::_exit(4);
+    if (p == MAP_FAILED) ::_exit(103);  // setup failed
+    if (::ftruncate(::open(victim.path.c_str(), O_WRONLY), 4096) != 0) ::_exit(104);  // setup failed
     volatile const char* q = static_cast<const char*>(p);
     (void)q[1u << 20];  // SIGBUS
   };
   auto died_of_it = [](int status) {
     INFO("wait status " << status);
     CHECK_FALSE((WIFEXITED(status) && WEXITSTATUS(status) == 42));  // it did not survive the fault
+    CHECK_FALSE((WIFEXITED(status) && WEXITSTATUS(status) >= 100));  // its setup worked
+    CHECK_FALSE((WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM));  // nor hang in it
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     CHECK(WIFSIGNALED(status));  // the sanitizers report the fault and exit instead
     if (WIFSIGNALED(status)) CHECK(WTERMSIG(status) == SIGBUS);
@@ -182,8 +222,26 @@ TEST_CASE("read_mapped: a SIGBUS that is not in the faulting thread's guarded wi
   SECTION("outside any read (the handler installed by an earlier one)") {
     died_of_it(in_child([&] {
       collector c;
-      if (w::read_mapped(f.fd, 0, data.size(), 1u << 20, c).status != w::map_read_status::done) ::_exit(5);
+      if (w::read_mapped(f.fd, 0, data.size(), 1u << 20, c).status != w::map_read_status::done) ::_exit(105);  // setup failed
       touch_cut_mapping();
+    }));
+  }
+  SECTION("where a read's window was, after its consumer threw (the guard went with it)") {
+    const void* window_at = nullptr;
+    auto throw_at_first = [&](std::span<const std::byte> piece) -> bool {
+      window_at = piece.data();  // offset 0: the window's first byte
+      throw std::runtime_error("consumer failed");
+    };
+    CHECK_THROWS_AS(w::read_mapped(f.fd, 0, data.size(), 1u << 20, throw_at_first), std::runtime_error);
+    REQUIRE(window_at != nullptr);
+    died_of_it(in_child([&] {
+      // The cut file mapped where the window was: a guard left behind would cover this address.
+      void* p = ::mmap(const_cast<void*>(window_at), 64u << 10, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE,
+                       victim.fd, 0);
+      if (p != window_at) ::_exit(106);  // setup failed
+      if (::ftruncate(::open(victim.path.c_str(), O_WRONLY), 4096) != 0) ::_exit(104);  // setup failed
+      volatile const char* q = static_cast<const char*>(p);
+      (void)q[8192];  // SIGBUS
     }));
   }
   SECTION("during a read, at an address outside its window") {
