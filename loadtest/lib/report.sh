@@ -102,16 +102,17 @@ goals_table() {
   echo "| goal | measured | met |"
   echo "|---|--:|---|"
   for g in "${GOALS[@]}"; do
-    read -r id peer metric want <<<"$g"
-    [[ -n ${SERVER_URL[$peer]:-} ]] || continue
+    read -r id peer metric want server <<<"$g"
+    server=${server:-nodus}
+    [[ -n ${SERVER_URL[$peer]:-} && -n ${SERVER_URL[$server]:-} ]] || continue
     if [[ $metric == rps ]]; then
-      got=$(ratio "$(sample_stat "$scenario" "$id" nodus rps)" "$(sample_stat "$scenario" "$id" "$peer" rps)")
+      got=$(ratio "$(sample_stat "$scenario" "$id" "$server" rps)" "$(sample_stat "$scenario" "$id" "$peer" rps)")
       ok=$(awk -v g="$got" -v w="$want" 'BEGIN { print (g >= w ? "yes" : "no") }')
-      echo "| $id: nodus req/s ≥ $want × $peer | ${got}× | $ok |"
-    elif [[ $(sample_stat "$scenario" "$id" nodus latency_valid) == 1 ]]; then
-      got=$(ratio "$(sample_stat "$scenario" "$id" nodus p99_us)" "$(sample_stat "$scenario" "$id" "$peer" p99_us)")
+      echo "| $id: $server req/s ≥ $want × $peer | ${got}× | $ok |"
+    elif [[ $(sample_stat "$scenario" "$id" "$server" latency_valid) == 1 ]]; then
+      got=$(ratio "$(sample_stat "$scenario" "$id" "$server" p99_us)" "$(sample_stat "$scenario" "$id" "$peer" p99_us)")
       ok=$(awk -v g="$got" -v w="$want" 'BEGIN { print (g <= w ? "yes" : "no") }')
-      echo "| $id: nodus p99 ≤ $want × $peer's | ${got}× | $ok |"
+      echo "| $id: $server p99 ≤ $want × $peer's | ${got}× | $ok |"
     fi
   done
 }

@@ -7,8 +7,9 @@
 #   add_background CASE PATH WRK_OPTION... [-- SCRIPT_ARG...]
 #       while CASE is measured, a second wrk (same options syntax) loads PATH on the same
 #       server, starting 1 s before the measured wrk and lasting until it ends.
-#   add_goal CASE PEER rps|p99 RATIO
-#       rps: nodus req/s >= RATIO × PEER's; p99: nodus p99 <= RATIO × PEER's.
+#   add_goal CASE PEER rps|p99 RATIO [SERVER]
+#       rps: SERVER's req/s >= RATIO × PEER's; p99: SERVER's p99 <= RATIO × PEER's. SERVER
+#       defaults to nodus.
 #
 # Optional: SCENARIO_ROOT (the directory the servers serve files from, see servers.sh);
 # SCENARIO_NODUS_ARGS (extra nodus flags, after the runner's: they win) and SCENARIO_NODE_FLAGS
@@ -41,7 +42,7 @@ add_background() {
 }
 
 add_goal() {
-  [[ $# == 4 && ($3 == rps || $3 == p99) ]] || die "add_goal CASE PEER rps|p99 RATIO, got: $*"
+  [[ ($# == 4 || $# == 5) && ($3 == rps || $3 == p99) ]] || die "add_goal CASE PEER rps|p99 RATIO [SERVER], got: $*"
   GOALS+=("$*")
 }
 

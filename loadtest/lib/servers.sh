@@ -24,8 +24,8 @@ start_nodus() {
 start_nodus-1w() {
   local log="$OUT_DIR/nodus-1w.log" pid line task name
   local cmd=("$NODUS_BIN" --loops 1 --workers 1 --host 127.0.0.1 --port 0 --log-level warn)
-  local prefix=(${NICE:+nice -n "$NICE"})
-  [[ $PIN_CPUS == 1 ]] && prefix+=(taskset -c "$WRK_CPU,$SERVER_CPU")
+  local prefix
+  whole_machine_prefix prefix
   spawn pid "$log" ${prefix[@]+"${prefix[@]}"} "${cmd[@]}"
   line=$(wait_for_line "$log" 'nodus listening on http://' "$pid") ||
     die "nodus-1w did not start; see $log"
@@ -41,6 +41,41 @@ start_nodus-1w() {
     SERVER_LAYOUT[nodus-1w]="its pool thread alone on CPU $SERVER_CPU, its loop on CPU $WRK_CPU beside wrk (taskset -p per thread after start)"
   fi
   register_server nodus-1w "$pid" "${line##* }" "${cmd[*]}" ${prefix[@]+"${prefix[@]}"}
+}
+
+# The whole machine, as a user runs a server on it: both CPUs, shared with wrk, threads where
+# the kernel puts them. nodus with its defaults (a pool thread per CPU) and the Node peer.
+# Next to `nodus`/`node` (both on one CPU: the cost of the work), these show what the pool
+# buys: Node hashes and reads on its main thread, nodus's loop reads while a worker hashes.
+start_nodus-2c() {
+  local log="$OUT_DIR/nodus-2c.log" pid line prefix
+  local cmd=("$NODUS_BIN" --loops 1 --host 127.0.0.1 --port 0 --log-level warn)
+  whole_machine_prefix prefix
+  spawn pid "$log" ${prefix[@]+"${prefix[@]}"} "${cmd[@]}"
+  line=$(wait_for_line "$log" 'nodus listening on http://' "$pid") ||
+    die "nodus-2c did not start; see $log"
+  [[ $PIN_CPUS == 1 ]] && SERVER_LAYOUT[nodus-2c]="CPUs $WRK_CPU and $SERVER_CPU, shared with wrk (its loop and its $(nproc) pool threads)"
+  register_server nodus-2c "$pid" "${line##* }" "${cmd[*]}" ${prefix[@]+"${prefix[@]}"}
+}
+
+start_node-2c() {
+  local log="$OUT_DIR/node-2c.log" pid line prefix
+  local cmd=(node loadtest/peers/node_server.js 0)
+  whole_machine_prefix prefix
+  spawn pid "$log" ${prefix[@]+"${prefix[@]}"} "${cmd[@]}"
+  line=$(wait_for_line "$log" 'node listening on http://' "$pid") ||
+    die "node-2c did not start; see $log"
+  [[ $PIN_CPUS == 1 ]] && SERVER_LAYOUT[node-2c]="CPUs $WRK_CPU and $SERVER_CPU, shared with wrk"
+  register_server node-2c "$pid" "${line##* }" "${cmd[*]}" ${prefix[@]+"${prefix[@]}"}
+}
+
+# whole_machine_prefix ARRAY — sets ARRAY to the prefix of a server that may use both CPUs:
+# nice (as SERVER_PREFIX) and, when pinning, taskset to wrk's CPU and the server's.
+whole_machine_prefix() {
+  local -n out=$1
+  out=(${NICE:+nice -n "$NICE"})
+  [[ $PIN_CPUS == 1 ]] && out+=(taskset -c "$WRK_CPU,$SERVER_CPU")
+  return 0
 }
 
 start_node() {
@@ -71,7 +106,9 @@ version_nodus() {
   if [[ -x $NODUS_BIN ]]; then "$NODUS_BIN" --version 2>&1 | head -1; else echo "nodus (not built)"; fi
 }
 version_nodus-1w() { version_nodus; }
+version_nodus-2c() { version_nodus; }
 version_node() { echo "node $(node --version)"; }
+version_node-2c() { version_node; }
 version_nginx() { nginx -v 2>&1 | sed 's/^nginx version: //'; }
 
 # register_server NAME PID URL COMMAND [PREFIX...] — COMMAND was run after PREFIX (default:
