@@ -68,7 +68,7 @@ p.push(line('benchmark', 'result', 'peer', 'ratio'), line('---', '---', '---', '
 const sha = get('bm_digest_64mib/sha256/65536');
 if (sha) p.push(line('sha256, 64 MiB in 64 KiB chunks, 1 thread (per CPU second)', `${MB(sha.bytes_per_second)} MB/s`,
                      `openssl speed -evp sha256 (64 KiB blocks): ${MB(ssl)} MB/s`, (sha.bytes_per_second / ssl).toFixed(2)));
-for (const [how, what] of [['mapped', 'hashed in place through an 8 MiB mapping window, GET /hash/files\'s job'],
+for (const [how, what] of [['mapped', 'hashed in place through mapping windows of up to 8 MiB, GET /hash/files\'s job'],
                            ['pread', 'pread into a 512 KiB buffer, then hashed']]) {
   const file = get(`bm_sha256_file_64mib/${how}`);
   if (file) p.push(line(`sha256 of a 64 MiB file in the page cache: workers::hash_file, ${how} (${what}), 1 thread`,

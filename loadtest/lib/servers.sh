@@ -48,25 +48,24 @@ start_nodus-1w() {
 # Next to `nodus`/`node` (both on one CPU: the cost of the work), these show what the pool
 # buys: Node hashes and reads on its main thread, nodus's loop reads while a worker hashes.
 start_nodus-2c() {
-  local log="$OUT_DIR/nodus-2c.log" pid line prefix
-  local cmd=("$NODUS_BIN" --loops 1 --host 127.0.0.1 --port 0 --log-level warn)
-  whole_machine_prefix prefix
-  spawn pid "$log" ${prefix[@]+"${prefix[@]}"} "${cmd[@]}"
-  line=$(wait_for_line "$log" 'nodus listening on http://' "$pid") ||
-    die "nodus-2c did not start; see $log"
-  [[ $PIN_CPUS == 1 ]] && SERVER_LAYOUT[nodus-2c]="CPUs $WRK_CPU and $SERVER_CPU, shared with wrk (its loop and its $(nproc) pool threads)"
-  register_server nodus-2c "$pid" "${line##* }" "${cmd[*]}" ${prefix[@]+"${prefix[@]}"}
+  start_whole_machine nodus-2c 'nodus listening on http://' "its loop and its $(nproc) pool threads" \
+    "$NODUS_BIN" --loops 1 --host 127.0.0.1 --port 0 --log-level warn
 }
 
 start_node-2c() {
-  local log="$OUT_DIR/node-2c.log" pid line prefix
-  local cmd=(node loadtest/peers/node_server.js 0)
+  start_whole_machine node-2c 'node listening on http://' "" node loadtest/peers/node_server.js 0
+}
+
+# start_whole_machine NAME LISTENING_LINE WHAT COMMAND... — runs COMMAND on both CPUs
+# (whole_machine_prefix), waits for LISTENING_LINE in its log and registers it as NAME.
+start_whole_machine() {
+  local name=$1 listening=$2 what=$3 log="$OUT_DIR/$1.log" pid line prefix
+  shift 3
   whole_machine_prefix prefix
-  spawn pid "$log" ${prefix[@]+"${prefix[@]}"} "${cmd[@]}"
-  line=$(wait_for_line "$log" 'node listening on http://' "$pid") ||
-    die "node-2c did not start; see $log"
-  [[ $PIN_CPUS == 1 ]] && SERVER_LAYOUT[node-2c]="CPUs $WRK_CPU and $SERVER_CPU, shared with wrk"
-  register_server node-2c "$pid" "${line##* }" "${cmd[*]}" ${prefix[@]+"${prefix[@]}"}
+  spawn pid "$log" ${prefix[@]+"${prefix[@]}"} "$@"
+  line=$(wait_for_line "$log" "$listening" "$pid") || die "$name did not start; see $log"
+  [[ $PIN_CPUS == 1 ]] && SERVER_LAYOUT[$name]="CPUs $WRK_CPU and $SERVER_CPU, shared with wrk${what:+ ($what)}"
+  register_server "$name" "$pid" "${line##* }" "$*" ${prefix[@]+"${prefix[@]}"}
 }
 
 # whole_machine_prefix ARRAY — sets ARRAY to the prefix of a server that may use both CPUs:

@@ -9,7 +9,7 @@ HASH_MB=67.108864 # 64 MiB in MB
 
 SCENARIO_ABOUT="SHA-256 of 64 MiB, one request at a time; MB/s = req/s x 64 MiB. \`file\`: GET \
 /hash/files/images/bench/64mib.bin (in the page cache, cached as read): nodus hashes it in place \
-through 8 MiB mapping windows, in one pool job while no other job waits for the thread; Node pipes \
+through mapping windows of up to 8 MiB, in one pool job while no other job waits for the thread; Node pipes \
 fs.createReadStream (64 KiB chunks) into crypto.createHash. \`post\`: \
 POST /hash with the file as a Content-Length body (wrk -s post_file.lua): nodus reads the \
 socket straight into 1 MiB batches (up to 4 per upload) and one pool job hashes the batches \
