@@ -170,11 +170,14 @@ map_read_result read_mapped(int fd, std::uint64_t offset, std::uint64_t length, 
   std::size_t window_bytes = std::min(map_window_bytes, (piece_bytes + page_size - 1) & ~(page_size - 1));
   std::uint64_t pos = offset;
   while (pos < end) {
+    // A window ends at a multiple of its size in the file, so from 2 MiB on, windows start on
+    // 2 MiB boundaries: the kernel maps the page cache's 2 MiB folios there with one entry
+    // each (FilePmdMapped) instead of 512, when the file is cached in them.
+    const std::uint64_t window_end = std::min(end, (pos / window_bytes + 1) * window_bytes);
     // mmap wants a page-aligned file offset: map from the page holding `pos`.
     const std::uint64_t map_start = pos & ~static_cast<std::uint64_t>(page_size - 1);
     const std::size_t head = static_cast<std::size_t>(pos - map_start);
-    const auto map_length =
-        static_cast<std::size_t>(std::min<std::uint64_t>(head + window_bytes, end - map_start));
+    const auto map_length = static_cast<std::size_t>(window_end - map_start);
     // MAP_POPULATE: the window's page-table entries in one system call, not a fault per 16
     // pages. Pages past a file's end are left out, and reading them faults (see on_sigbus).
     void* base = ::mmap(nullptr, map_length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, static_cast<off_t>(map_start));

@@ -57,7 +57,8 @@ class piece_consumer {
 };
 
 // Maps [offset, offset + length) of `fd` one window at a time (the first about one piece, each
-// next twice as large, up to map_window_bytes) and hands it to `consume` in pieces of at most
+// next twice as large, up to map_window_bytes; each ends at a multiple of its size in the
+// file) and hands it to `consume` in pieces of at most
 // `piece_bytes`, in order. The caller sizes `length` from fstat; a file that shrinks below it
 // meanwhile is reported as `shrunk`, never as a crash. Does not read past `length` (a file
 // that grew is the caller's to go on reading). A consumer that stops at the last piece gets

@@ -212,24 +212,27 @@ TEST_CASE("read_mapped: threads whose files are cut at the same time each get sh
 TEST_CASE("read_mapped: a read inside a consumer restores the outer read's guard") {
   const std::string data = random_bytes(3u << 20, 8);
   const temp_file outer(data), inner(data);
-  std::size_t pieces = 0;
+  // 256 KiB pieces; windows end at multiples of their size: [0, 256K), [256K, 512K),
+  // [512K, 1M), [1M, 2M), ... The nested read runs in the first piece of [1M, 2M), and the
+  // outer read's next piece, in the same window, faults: that window must still be guarded.
+  constexpr std::size_t piece = 256u << 10;
+  std::size_t read = 0;
   std::string got;
-  // Windows of 1 MiB, then 2: the nested read runs in the second window's first piece, and
-  // the outer read's next piece, in the same window, faults: that window must still be guarded.
-  auto consume = [&](std::span<const std::byte> piece) {
-    got.append(reinterpret_cast<const char*>(piece.data()), piece.size());
-    if (++pieces == 2) {
+  auto consume = [&](std::span<const std::byte> p) {
+    got.append(reinterpret_cast<const char*>(p.data()), p.size());
+    read += p.size();
+    if (read == (1u << 20) + piece) {
       collector c;
-      CHECK(w::read_mapped(inner.fd, 0, data.size(), 1u << 20, c).status == w::map_read_status::done);
+      CHECK(w::read_mapped(inner.fd, 0, data.size(), piece, c).status == w::map_read_status::done);
       CHECK(c.bytes == data);
-      outer.truncate(2u << 20);
+      outer.truncate(read);
     }
     return true;
   };
-  const auto r = w::read_mapped(outer.fd, 0, data.size(), 1u << 20, consume);
+  const auto r = w::read_mapped(outer.fd, 0, data.size(), piece, consume);
   CHECK(r.status == w::map_read_status::shrunk);
-  CHECK(pieces == 3);
-  CHECK(got.substr(0, 2u << 20) == data.substr(0, 2u << 20));
+  CHECK(r.bytes == (1u << 20) + 2 * piece);
+  CHECK(got.substr(0, (1u << 20) + piece) == data.substr(0, (1u << 20) + piece));
 }
 
 TEST_CASE("read_mapped: a SIGBUS that is not in the faulting thread's guarded window still kills the process") {
