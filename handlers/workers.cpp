@@ -152,8 +152,14 @@ void register_workers(server::router& routes, runtime::workers::worker_pool& poo
                offload(req, ctx, std::move(res), *env);
              });
   routes.add("/debug/workers", {http::verb::get},
-             [&pool](request&, const request_context&, responder res) {
-               res.send(json_response(pool_stats_json(pool.stats())));
+             [env](request&, const request_context&, responder res) {
+               auto o = pool_stats_json(env->pool.stats());
+               const auto& reads = *env->file_reads;
+               o["hash_file_reads"] = json::object{
+                   {"mapped_bytes", reads.mapped_bytes.load(std::memory_order_relaxed)},
+                   {"pread_bytes", reads.pread_bytes.load(std::memory_order_relaxed)},
+                   {"shrunk", reads.shrunk.load(std::memory_order_relaxed)}};
+               res.send(json_response(std::move(o)));
              });
   detail::register_hash(routes, env);
   detail::register_image(routes, env);

@@ -4,6 +4,7 @@
 // to one request (a client disconnect cancels the job; the completion answers on the loop).
 #include <boost/beast/http/status.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -21,11 +22,23 @@ namespace nodus::handlers::detail {
 
 namespace workers = runtime::workers;
 
-// Built once at start-up, then read-only from every loop (the pool itself is thread-safe).
+// How GET /hash/files read its files, for /debug/workers: bytes hashed through a mapping or
+// pread (workers::hash_file falls back to pread for small or sparse files, and when the SIGBUS
+// handler is not in place), and files cut short while hashed (answered 409). Updated by the
+// completions on any loop: relaxed atomics, counts only.
+struct file_read_counters {
+  std::atomic<std::uint64_t> mapped_bytes{0};
+  std::atomic<std::uint64_t> pread_bytes{0};
+  std::atomic<std::uint64_t> shrunk{0};
+};
+
+// Built once at start-up, then read-only from every loop (the pool itself is thread-safe;
+// so are the counters).
 struct workers_env {
   workers::worker_pool& pool;
   server::files::path_resolver files;   // --root, opened once
   workers::resize_limits image_limits;  // --max-image-bytes, --max-image-pixels
+  std::unique_ptr<file_read_counters> file_reads = std::make_unique<file_read_counters>();
 };
 
 // 503 + Retry-After for a job the pool did not take (queue full, or shutting down).

@@ -99,7 +99,13 @@ void next_file_job(const std::shared_ptr<file_hash>& st, const workers_env& env,
       [h = std::move(h), fd = st->fd.get(), offset]() mutable {
         return workers::hash_file(std::move(h), fd, offset);
       },
-      [st, &env, &loop](workers::file_hash_progress r, responder& res) {
+      [st, &env, &loop, offset](workers::file_hash_progress r, responder& res) {
+        if (r.shrunk) {
+          env.file_reads->shrunk.fetch_add(1, std::memory_order_relaxed);
+        } else if (r.error == 0) {
+          env.file_reads->mapped_bytes.fetch_add(r.mapped_bytes, std::memory_order_relaxed);
+          env.file_reads->pread_bytes.fetch_add(r.bytes - offset - r.mapped_bytes, std::memory_order_relaxed);
+        }
         if (r.error != 0) {
           return res.send(error_response(http::status::internal_server_error, "io_error",
                                          std::string("read failed: ") + std::strerror(r.error)));

@@ -336,6 +336,15 @@ TEST_CASE("GET /hash/files: files under --root hashed in chunks", "[hash]") {
     REQUIRE(res.result_int() == 200);
     CHECK(json_string(json_object(res.body()), "digest") == expected);
   }
+  // The path each file took (/debug/workers): from 512 KiB up, through a mapping; below, pread.
+  std::uint64_t mapped = 0, preadd = 0;
+  for (const std::size_t size : {0u, 1u, (1u << 20) - 1, 1u << 20, (1u << 20) + 1, 3u << 20, 5'555'555u}) {
+    (size >= (512u << 10) ? mapped : preadd) += size;
+  }
+  const auto reads = debug_workers(c).at("hash_file_reads").as_object();
+  CHECK(reads.at("mapped_bytes").to_number<std::uint64_t>() == mapped);
+  CHECK(reads.at("pread_bytes").to_number<std::uint64_t>() == preadd);
+  CHECK(reads.at("shrunk").to_number<std::uint64_t>() == 0);
   auto res = c.get("/hash/files/nope.bin");
   CHECK(res.result_int() == 404);
   CHECK(json_error(res.body()) == "not_found");
@@ -455,4 +464,5 @@ TEST_CASE("GET /hash/files: a file cut short while it is being hashed gets 409, 
   const auto s = debug_workers(probe);
   CHECK(kind_count(s, "hash", "busy") == 0);
   CHECK(kind_count(s, "hash", "failed") == 0);
+  CHECK(s.at("hash_file_reads").at("shrunk").to_number<std::uint64_t>() == 1);
 }
