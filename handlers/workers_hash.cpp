@@ -100,20 +100,18 @@ void next_file_job(const std::shared_ptr<file_hash>& st, const workers_env& env,
         return workers::hash_file(std::move(h), fd, offset);
       },
       [st, &env, &loop, offset](workers::file_hash_progress r, responder& res) {
-        if (r.shrunk) {
-          env.file_reads->shrunk.fetch_add(1, std::memory_order_relaxed);
-        } else if (r.error == 0) {
-          env.file_reads->mapped_bytes.fetch_add(r.mapped_bytes, std::memory_order_relaxed);
-          env.file_reads->pread_bytes.fetch_add(r.bytes - offset - r.mapped_bytes, std::memory_order_relaxed);
-        }
+        auto& reads = *env.file_reads;
         if (r.error != 0) {
           return res.send(error_response(http::status::internal_server_error, "io_error",
                                          std::string("read failed: ") + std::strerror(r.error)));
         }
         if (r.shrunk) {
+          reads.shrunk.fetch_add(1, std::memory_order_relaxed);
           return res.send(error_response(http::status::conflict, "file_changed",
                                          "the file was cut short while it was being hashed; retry"));
         }
+        reads.mapped_bytes.fetch_add(r.mapped_bytes, std::memory_order_relaxed);
+        reads.pread_bytes.fetch_add(r.bytes - offset - r.mapped_bytes, std::memory_order_relaxed);
         if (!r.h) return res.send(digest_response(st->want.alg, r.digest, st->want.encoding, r.bytes));
         if (!res.connection_alive()) return;
         next_file_job(st, env, loop, std::move(*r.h), r.bytes);
