@@ -12,6 +12,9 @@
 #include <chrono>
 #include <ctime>
 #include <limits>
+#include <utility>
+
+#include <unistd.h>
 
 #include "server/access_log.hpp"
 #include "server/error_response.hpp"
@@ -114,7 +117,9 @@ http_session::http_session(net::ip::tcp::socket socket, loop_server& owner)
   remote_ = socket_.remote_endpoint(ec);
 }
 
-http_session::~http_session() = default;
+http_session::~http_session() {
+  if (parked_fd_ >= 0) ::close(parked_fd_);  // dropped while its body was paused
+}
 
 void http_session::start() {
   handle_ = loop_.track_handle("TCPSocketWrap");
@@ -164,10 +169,9 @@ void http_session::do_read_once() {
     }
     if (count_ == 0) enter_idle();
   }
-  socket_read_ready();
   reading_ = true;
   const std::size_t want = phase_ == phase::stream ? stream_chunk_bytes : read_chunk_bytes;
-  socket_.async_read_some(buffer_.prepare(want),
+  io_socket().async_read_some(buffer_.prepare(want),
                           beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }
 
@@ -581,10 +585,9 @@ void http_session::pump_direct() {
   const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), stream_direct_left_));
   stream_wait_start_ = loop_.now();
   watch(stream_wait_start_ + owner_.options().request_timeout);
-  socket_read_ready();
   reading_ = true;
   direct_reading_ = true;
-  socket_.async_read_some(net::buffer(out.data(), want),
+  io_socket().async_read_some(net::buffer(out.data(), want),
                           beast::bind_front_handler(&http_session::on_direct_read, shared_from_this()));
 }
 
@@ -643,29 +646,45 @@ void http_session::deliver_fill(error_code ec) {
 }
 
 // A handler that did not ask for more body after a delivery is pacing the upload (its pool
-// job has the bytes). The socket stays registered with epoll for reading, so until the
-// handler reads again every segment the client still sends would wake the loop for nothing
-// (~8 wake-ups per MiB measured for POST /hash on one core, each preempting the pool
-// thread). Raising SO_RCVLOWAT keeps the kernel from signalling readiness until the receive
-// window is nearly full; the next socket read lowers it again (socket_read_ready). Two
-// setsockopt a pause. Linux caps the value at half of tcp_rmem's max and lets the socket's
-// buffer grow to match, so a paused connection may hold that much in the kernel: the most
-// receive autotuning gives any connection (tcp_rmem is the operator's per-socket limit).
+// job has the bytes). While the socket stays in the reactor, every segment the client still
+// sends wakes the loop for nothing: epoll is edge-triggered, and once the receive buffer is
+// nearly full the kernel signals each arrival whatever SO_RCVLOWAT says (tcp_rmem_pressure).
+// For POST /hash on one core that was ~145 wake-ups per 64 MiB upload, each preempting the
+// pool thread. So a paused body takes the socket out of the reactor (release: EPOLL_CTL_DEL)
+// until the next I/O on it (io_socket(): assign, EPOLL_CTL_ADD). The kernel keeps receiving
+// meanwhile, up to the socket's buffer (tcp_rmem's autotuning), as for any reader that waits.
+// Only with nothing outstanding on the socket: release() would abort a read or write.
 void http_session::quiet_if_paused() {
   if (closed_ || lingering_ || phase_ != phase::stream || stream_pending() || stream_end_ || stream_ec_) return;
-  set_rcvlowat(std::numeric_limits<int>::max());
-}
-
-void http_session::socket_read_ready() {
-  if (rcvlowat_ != 1) set_rcvlowat(1);
-}
-
-void http_session::set_rcvlowat(int bytes) {
-  if (rcvlowat_ == bytes) return;
+  if (parked_fd_ >= 0 || reading_ || writing_ || streaming_) return;
   error_code ec;
-  socket_.set_option(net::socket_base::receive_low_watermark(bytes), ec);
-  if (ec) spdlog::debug("SO_RCVLOWAT {}: {}", bytes, ec.message());
-  rcvlowat_ = bytes;  // even on failure: a failed raise must not cost a lowering per read
+  if (!protocol_) {
+    const auto local = socket_.local_endpoint(ec);
+    if (ec) return;
+    protocol_ = local.protocol();
+  }
+  const int fd = socket_.release(ec);
+  if (ec) {
+    spdlog::debug("parking the socket of {}:{}: {}", remote_.address().to_string(), remote_.port(),
+                  ec.message());
+    return;
+  }
+  parked_fd_ = fd;
+}
+
+net::ip::tcp::socket& http_session::io_socket() {
+  if (parked_fd_ < 0) return socket_;
+  const int fd = std::exchange(parked_fd_, -1);
+  error_code ec;
+  socket_.assign(*protocol_, fd, ec);
+  if (ec) {
+    // Out of the reactor for good: the socket stays closed, and the I/O asked for fails with
+    // bad_descriptor, which ends the connection as any socket error does.
+    spdlog::warn("connection {}:{}: socket back to the reactor: {}", remote_.address().to_string(),
+                 remote_.port(), ec.message());
+    ::close(fd);
+  }
+  return socket_;
 }
 
 // Malformed framing or a body over the route's limit: the session answers (400/413) in the
@@ -819,7 +838,7 @@ void http_session::do_write() {
   writing_ = true;
   write_start_ = loop_.now();
   watch(write_start_ + owner_.options().write_timeout);
-  net::async_write(socket_, buffer_view{write_buffers_.data(), write_buffers_.data() + write_buffers_.size()},
+  net::async_write(io_socket(), buffer_view{write_buffers_.data(), write_buffers_.data() + write_buffers_.size()},
                    beast::bind_front_handler(&http_session::on_write, shared_from_this()));
 }
 
@@ -901,7 +920,7 @@ void http_session::start_body_write(exchange& x) {
   streaming_ = true;
   body_writer_ = std::move(x.writer);
   body_writer_->async_write(
-      socket_, beast::bind_front_handler(&http_session::on_body_written, shared_from_this()));
+      io_socket(), beast::bind_front_handler(&http_session::on_body_written, shared_from_this()));
 }
 
 void http_session::on_body_written(error_code ec, std::uint64_t bytes) {
@@ -924,7 +943,7 @@ void http_session::do_write_continue() {
   writing_ = true;
   write_start_ = loop_.now();
   watch(write_start_ + owner_.options().write_timeout);
-  net::async_write(socket_, net::buffer(continue_line.data(), continue_line.size()),
+  net::async_write(io_socket(), net::buffer(continue_line.data(), continue_line.size()),
                    beast::bind_front_handler(&http_session::on_write_continue,
                                              shared_from_this()));
 }
@@ -955,7 +974,7 @@ void http_session::do_graceful_close() {
   abort_stream(net::error::operation_aborted);
   cancel_pending();
   error_code ec;
-  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  io_socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
   linger_deadline_ = loop_.now() + owner_.options().linger_timeout;
   watch(linger_deadline_);
   if (!reading_) do_linger();
@@ -963,9 +982,8 @@ void http_session::do_graceful_close() {
 
 void http_session::do_linger() {
   buffer_.consume(buffer_.size());
-  socket_read_ready();
   reading_ = true;
-  socket_.async_read_some(buffer_.prepare(read_chunk_bytes),
+  io_socket().async_read_some(buffer_.prepare(read_chunk_bytes),
                           beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }
 
@@ -973,6 +991,7 @@ void http_session::do_close() {
   if (closed_) return;
   closed_ = true;
   error_code ec;
+  if (parked_fd_ >= 0) ::close(std::exchange(parked_fd_, -1));
   socket_.close(ec);
   timer_.cancel();
   timer_armed_ = false;

@@ -113,8 +113,7 @@ class http_session final
   void deliver_body(boost::system::error_code ec, std::string_view chunk);
   void deliver_fill(boost::system::error_code ec);
   void quiet_if_paused();
-  void socket_read_ready();
-  void set_rcvlowat(int bytes);
+  boost::asio::ip::tcp::socket& io_socket();  // the socket, back in the reactor if parked
   bool stream_pending() const noexcept { return stream_read_ || stream_fill_; }
   void on_stream_error(boost::system::error_code ec);
   void abort_stream(boost::system::error_code ec);
@@ -181,7 +180,9 @@ class http_session final
   bool continue_wanted_ = false;           // "Expect: 100-continue", not yet asked for
   bool continue_pending_ = false;          // asked for by read(): the 100 goes out next
   time_point stream_wait_start_{};         // when the outstanding body read started
-  int rcvlowat_ = 1;                       // SO_RCVLOWAT as last set (raised: a paused body)
+  // A paused body's socket, out of the reactor (quiet_if_paused); -1: socket_ holds it.
+  int parked_fd_ = -1;
+  std::optional<boost::asio::ip::tcp> protocol_;  // socket_'s, for assign(); known once parked
 
   // The streamed response body being written (the socket is the writer's meanwhile).
   std::unique_ptr<body_writer> body_writer_;

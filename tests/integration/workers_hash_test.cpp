@@ -180,8 +180,8 @@ TEST_CASE("POST /hash: one drain job takes the batches queued while the pool was
   const std::string ten = random_bytes((10u << 20) + 7, 42);
   CHECK(hash_of(c, chunked_request("/hash", ten, 42)) == openssl_digest("sha256", ten));
   REQUIRE(blocker.read().result_int() == 200);
-  // The paused body's socket was quieted (SO_RCVLOWAT raised); the next request on the
-  // connection is read as usual.
+  // The paused body's socket was parked (out of the reactor) while the loop waited for
+  // buffers; the next request on the connection is read as usual.
   CHECK(c.request(http::verb::post, "/hash?alg=md5", "abc").result_int() == 200);
 }
 

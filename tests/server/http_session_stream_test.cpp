@@ -3,9 +3,11 @@
 // streamed responses (body_writer: chunked generator, sendfile file body, writer errors).
 #include <catch2/catch.hpp>
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -353,6 +355,100 @@ TEST_CASE("stream body: a handler that stops reading stops the upload (backpress
   const auto res = c.read(false, 30s);
   CHECK(res.body() == expected_count(body, 65536));
   on_loop(s, [&](loop_server&) { pause.parked.reset(); });
+}
+
+namespace {
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// How often thread `tid` of this process went to sleep (epoll_wait, futex, ...).
+std::uint64_t voluntary_switches(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("voluntary_ctxt_switches:")) return std::stoull(line.substr(line.find(':') + 1));
+  }
+  FAIL("no voluntary_ctxt_switches for thread " << tid);
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("stream body: a paused body's socket leaves the reactor until the handler reads again",
+          "[server][session][stream]") {
+  const std::size_t fds_before = open_fds();
+  {
+    pause_state pause;
+    auto options = stream_options();
+    options.shutdown_timeout = 1s;  // the second upload below is still paused at shutdown
+    test_server s(options, [&](router& r) { add_stream_routes(r, &pause); });
+    constexpr std::size_t total = 1000 + 200 * 1024 + 5000;
+    const std::string body = pattern(total);
+    {
+      http_client c(s.port());
+      c.socket().set_option(net::ip::tcp::no_delay(true));
+      REQUIRE(!c.write("POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(total) +
+                       "\r\n\r\n" + body.substr(0, 1000)));
+      REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
+      pid_t loop_tid = 0;
+      on_loop(s, [&](loop_server&) { loop_tid = ::gettid(); });
+      // 200 segments, 1 ms apart, while the handler holds the body: a socket still in the
+      // reactor wakes the loop for each (edge-triggered EPOLLIN), a parked one not at all.
+      // The loop's own timers wake it meanwhile too, as they do in as long without input.
+      const auto wakeups_during = [&](const std::function<void()>& fn) {
+        const std::uint64_t before = voluntary_switches(loop_tid);
+        const auto start = std::chrono::steady_clock::now();
+        fn();
+        return std::pair{voluntary_switches(loop_tid) - before, std::chrono::steady_clock::now() - start};
+      };
+      const auto [woke, took] = wakeups_during([&] {
+        for (std::size_t i = 0; i < 200; ++i) {
+          REQUIRE(!c.write(std::string_view(body).substr(1000 + i * 1024, 1024)));
+          std::this_thread::sleep_for(1ms);
+        }
+      });
+      const auto [idle, idle_took] = wakeups_during([&, took = took] { std::this_thread::sleep_for(took); });
+      INFO("loop thread wake-ups while the body was paused: " << woke << " in "
+           << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms; without input: "
+           << idle << " in " << std::chrono::duration_cast<std::chrono::milliseconds>(idle_took).count() << " ms");
+      CHECK(woke <= idle + 20);
+      // The handler reads on: the socket is back in the reactor, nothing was lost.
+      on_loop(s, [&](loop_server&) { pause.parked->next(); });
+      REQUIRE(!c.write(std::string_view(body).substr(1000 + 200 * 1024)));
+      CHECK(c.read().body() == expected_count(body, 65536));
+      // The connection goes on as usual.
+      CHECK(c.get("/hello").body() == "hello");
+      on_loop(s, [&](loop_server&) { pause.parked.reset(); });
+      pause.bytes_seen = 0;
+    }
+    // Answering while parked: the response goes out (the socket rejoins the reactor for it).
+    {
+      http_client c(s.port());
+      REQUIRE(!c.write("POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
+                       std::string(1000, 'p')));
+      REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
+      std::this_thread::sleep_for(20ms);
+      on_loop(s, [&](loop_server&) { pause.parked->res.send(text("early")); });
+      const auto res = c.read();
+      CHECK(res.body() == "early");
+      CHECK_FALSE(res.keep_alive());
+      on_loop(s, [&](loop_server&) { pause.parked.reset(); });
+      pause.bytes_seen = 0;
+    }
+    // Paused at shutdown: the shutdown timeout closes the connection, and its descriptor.
+    http_client c(s.port());
+    REQUIRE(!c.write("POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
+                     std::string(1000, 'q')));
+    REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
+    s.shutdown();
+    CHECK(eventually([&] { return s.stopped(); }, 10s));
+    CHECK(c.read_until_closed(5s).closed);
+  }
+  CHECK(open_fds() == fds_before);  // no descriptor left behind by a parked socket
 }
 
 TEST_CASE("stream body: a client gone mid-body fails the read and cancels the responder",
