@@ -212,7 +212,12 @@ void add_stream_routes(router& r, pause_state* pause = nullptr) {
       auto c = std::make_shared<body_counter>();
       c->reader = std::move(*ctx.body);
       c->res = std::move(res);
-      c->res.on_cancel([pause] { pause->cancelled = true; });
+      // The connection is gone: the handler lets go of the body (its reader holds the
+      // session, which must not outlive the loop).
+      c->res.on_cancel([pause] {
+        pause->cancelled = true;
+        pause->parked.reset();
+      });
       c->on_error = [pause](boost::system::error_code ec) { pause->read_error = ec ? ec.value() : 0; };
       pause->parked = c;
       c->reader.read([pause, c](boost::system::error_code ec, std::string_view chunk) {
