@@ -428,27 +428,28 @@ TEST_CASE("stream body: a paused body's socket leaves the reactor until the hand
       // The connection goes on as usual.
       CHECK(c.get("/hello").body() == "hello");
       on_loop(s, [&](loop_server&) { pause.parked.reset(); });
-      pause.bytes_seen = 0;
     }
+    // Sends 1000 bytes of a 100000-byte body; the handler reads them and pauses.
+    const auto start_paused_upload = [&](http_client& c, char fill) {
+      pause.bytes_seen = 0;
+      REQUIRE(!c.write("POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
+                       std::string(1000, fill)));
+      REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
+    };
     // Answering while parked: the response goes out (the socket rejoins the reactor for it).
     {
       http_client c(s.port());
-      REQUIRE(!c.write("POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
-                       std::string(1000, 'p')));
-      REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
+      start_paused_upload(c, 'p');
       std::this_thread::sleep_for(20ms);
       on_loop(s, [&](loop_server&) { pause.parked->res.send(text("early")); });
       const auto res = c.read();
       CHECK(res.body() == "early");
       CHECK_FALSE(res.keep_alive());
       on_loop(s, [&](loop_server&) { pause.parked.reset(); });
-      pause.bytes_seen = 0;
     }
     // Paused at shutdown: the shutdown timeout closes the connection, and its descriptor.
     http_client c(s.port());
-    REQUIRE(!c.write("POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
-                     std::string(1000, 'q')));
-    REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
+    start_paused_upload(c, 'q');
     s.shutdown();
     CHECK(eventually([&] { return s.stopped(); }, 10s));
     CHECK(c.read_until_closed(5s).closed);
