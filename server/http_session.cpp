@@ -645,15 +645,17 @@ void http_session::deliver_fill(error_code ec) {
   });
 }
 
-// A handler that did not ask for more body after a delivery is pacing the upload (its pool
-// job has the bytes). While the socket stays in the reactor, every segment the client still
+// A handler that has not asked for more body (after a delivery, or a pipelined body it has
+// not started reading) is pacing the upload (e.g. its pool job has the bytes). While the socket stays in the reactor, every segment the client still
 // sends wakes the loop for nothing: epoll is edge-triggered, and once the receive buffer is
 // nearly full the kernel signals each arrival whatever SO_RCVLOWAT says (tcp_rmem_pressure).
 // For POST /hash on one core that was ~145 wake-ups per 64 MiB upload, each preempting the
 // pool thread. So a paused body takes the socket out of the reactor (release: EPOLL_CTL_DEL)
 // until the next I/O on it (io_socket(): assign, EPOLL_CTL_ADD). The kernel keeps receiving
 // meanwhile, up to the socket's buffer (tcp_rmem's autotuning), as for any reader that waits.
-// Only with nothing outstanding on the socket: release() would abort a read or write.
+// Only with nothing outstanding on the socket (release() would abort a read or write): a
+// pause that begins while a response is being written parks when the write is done
+// (resume_after_write).
 void http_session::quiet_if_paused() {
   if (closed_ || lingering_ || phase_ != phase::stream || stream_pending() || stream_end_ || stream_ec_) return;
   if (parked_fd_ >= 0 || reading_ || writing_ || streaming_) return;
@@ -912,6 +914,7 @@ void http_session::resume_after_write() {
   do_write();
   if (count_ == 0 && reading_ && phase_ == phase::idle) enter_idle();
   do_read();
+  quiet_if_paused();  // a body that paused while this write was out
 }
 
 // The header of a streamed response is out: the socket is the writer's until it calls back.

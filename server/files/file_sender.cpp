@@ -59,7 +59,10 @@ class file_send_op : public std::enable_shared_from_this<file_send_op> {
   void wait_writable() {
     timer_.expires_after(options_.stall_timeout);
     timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec) self->timed_out_ = true, self->socket_.cancel();
+      if (ec) return;
+      self->timed_out_ = true;
+      error_code ignored;  // closed meanwhile (the session closed it): nothing to cancel
+      self->socket_.cancel(ignored);
     });
     socket_.async_wait(asio::socket_base::wait_write,
                        [self = shared_from_this()](error_code ec) { self->on_writable(ec); });

@@ -389,21 +389,19 @@ TEST_CASE("stream body: a paused body's socket leaves the reactor until the hand
   {
     pause_state pause;
     auto options = stream_options();
-    options.shutdown_timeout = 1s;  // the second upload below is still paused at shutdown
+    options.shutdown_timeout = 1s;  // the last upload below is still paused at shutdown
     test_server s(options, [&](router& r) { add_stream_routes(r, &pause); });
+    pid_t loop_tid = 0;
+    on_loop(s, [&](loop_server&) { loop_tid = ::gettid(); });
     constexpr std::size_t total = 1000 + 200 * 1024 + 5000;
     const std::string body = pattern(total);
-    {
-      http_client c(s.port());
-      c.socket().set_option(net::ip::tcp::no_delay(true));
-      REQUIRE(!c.write("POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(total) +
-                       "\r\n\r\n" + body.substr(0, 1000)));
-      REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
-      pid_t loop_tid = 0;
-      on_loop(s, [&](loop_server&) { loop_tid = ::gettid(); });
-      // 200 segments, 1 ms apart, while the handler holds the body: a socket still in the
-      // reactor wakes the loop for each (edge-triggered EPOLLIN), a parked one not at all.
-      // The loop's own timers wake it meanwhile too, as they do in as long without input.
+    const std::string post = "POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(total) + "\r\n\r\n";
+
+    // Sends 200 segments of the body, 1 ms apart, while the handler holds it: a socket still
+    // in the reactor wakes the loop for each (edge-triggered EPOLLIN), a parked one not at
+    // all. The loop's own timers may wake it meanwhile, as they do in as long without input.
+    // Then the handler reads on: the socket is back in the reactor, nothing was lost.
+    const auto paused_body_stays_quiet = [&](http_client& c) {
       const auto wakeups_during = [&](const std::function<void()>& fn) {
         const std::uint64_t before = voluntary_switches(loop_tid);
         const auto start = std::chrono::steady_clock::now();
@@ -421,38 +419,56 @@ TEST_CASE("stream body: a paused body's socket leaves the reactor until the hand
            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms; without input: "
            << idle << " in " << std::chrono::duration_cast<std::chrono::milliseconds>(idle_took).count() << " ms");
       CHECK(woke <= idle + 20);
-      // The handler reads on: the socket is back in the reactor, nothing was lost.
       on_loop(s, [&](loop_server&) { pause.parked->next(); });
       REQUIRE(!c.write(std::string_view(body).substr(1000 + 200 * 1024)));
       CHECK(c.read().body() == expected_count(body, 65536));
-      // The connection goes on as usual.
-      CHECK(c.get("/hello").body() == "hello");
+      CHECK(c.get("/hello").body() == "hello");  // the connection goes on as usual
       on_loop(s, [&](loop_server&) { pause.parked.reset(); });
-    }
-    // Sends 1000 bytes of a 100000-byte body; the handler reads them and pauses.
-    const auto start_paused_upload = [&](http_client& c, char fill) {
-      pause.bytes_seen = 0;
-      REQUIRE(!c.write("POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
-                       std::string(1000, fill)));
-      REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
     };
-    // Answering while parked: the response goes out (the socket rejoins the reactor for it).
-    {
+
+    SECTION("paused after a delivery") {
       http_client c(s.port());
-      start_paused_upload(c, 'p');
-      std::this_thread::sleep_for(20ms);
-      on_loop(s, [&](loop_server&) { pause.parked->res.send(text("early")); });
-      const auto res = c.read();
-      CHECK(res.body() == "early");
-      CHECK_FALSE(res.keep_alive());
-      on_loop(s, [&](loop_server&) { pause.parked.reset(); });
+      pause.bytes_seen = 0;
+      REQUIRE(!c.write(post + body.substr(0, 1000)));
+      REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
+      paused_body_stays_quiet(c);
     }
-    // Paused at shutdown: the shutdown timeout closes the connection, and its descriptor.
-    http_client c(s.port());
-    start_paused_upload(c, 'q');
-    s.shutdown();
-    CHECK(eventually([&] { return s.stopped(); }, 10s));
-    CHECK(c.read_until_closed(5s).closed);
+    SECTION("paused while a response was still being written: parked once it is out") {
+      // The upload is pipelined behind a 3 MB streamed response the client does not read yet,
+      // so the writer is still busy when the handler pauses; then the client takes it.
+      http_client c(s.port());
+      pause.bytes_seen = 0;
+      REQUIRE(!c.write("GET /gen?n=3000 HTTP/1.1\r\nHost: t\r\n\r\n" + post + body.substr(0, 1000)));
+      REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
+      CHECK(c.read().body().size() == 3000u * 1000);
+      paused_body_stays_quiet(c);
+    }
+    SECTION("answered while parked, or parked at shutdown") {
+      // Sends 1000 bytes of a 100000-byte body; the handler reads them and pauses.
+      const auto start_paused_upload = [&](http_client& c, char fill) {
+        pause.bytes_seen = 0;
+        REQUIRE(!c.write("POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
+                         std::string(1000, fill)));
+        REQUIRE(eventually([&] { return pause.bytes_seen.load() == 1000; }));
+      };
+      // The response goes out (the socket rejoins the reactor for it), then the connection
+      // closes: the body was not read to its end.
+      {
+        http_client c(s.port());
+        start_paused_upload(c, 'p');
+        on_loop(s, [&](loop_server&) { pause.parked->res.send(text("early")); });
+        const auto res = c.read();
+        CHECK(res.body() == "early");
+        CHECK_FALSE(res.keep_alive());
+        on_loop(s, [&](loop_server&) { pause.parked.reset(); });
+      }
+      // Paused at shutdown: the shutdown timeout closes the connection, and its descriptor.
+      http_client c(s.port());
+      start_paused_upload(c, 'q');
+      s.shutdown();
+      CHECK(eventually([&] { return s.stopped(); }, 10s));
+      CHECK(c.read_until_closed(5s).closed);
+    }
   }
   CHECK(open_fds() == fds_before);  // no descriptor left behind by a parked socket
 }
