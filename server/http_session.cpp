@@ -14,8 +14,6 @@
 #include <limits>
 #include <utility>
 
-#include <unistd.h>
-
 #include "server/access_log.hpp"
 #include "server/error_response.hpp"
 #include "server/loop_server.hpp"
@@ -117,9 +115,7 @@ http_session::http_session(net::ip::tcp::socket socket, loop_server& owner)
   remote_ = socket_.remote_endpoint(ec);
 }
 
-http_session::~http_session() {
-  if (parked_fd_ >= 0) ::close(parked_fd_);  // dropped while its body was paused
-}
+http_session::~http_session() = default;
 
 void http_session::start() {
   handle_ = loop_.track_handle("TCPSocketWrap");
@@ -646,8 +642,8 @@ void http_session::deliver_fill(error_code ec) {
 }
 
 // A handler that has not asked for more body (after a delivery, or a pipelined body it has
-// not started reading) is pacing the upload (e.g. its pool job has the bytes). While the socket stays in the reactor, every segment the client still
-// sends wakes the loop for nothing: epoll is edge-triggered, and once the receive buffer is
+// not started reading) is pacing the upload (e.g. its pool job has the bytes). While the
+// socket stays in the reactor, every segment the client still sends wakes the loop for nothing: epoll is edge-triggered, and once the receive buffer is
 // nearly full the kernel signals each arrival whatever SO_RCVLOWAT says (tcp_rmem_pressure).
 // For POST /hash on one core that was ~145 wake-ups per 64 MiB upload, each preempting the
 // pool thread. So a paused body takes the socket out of the reactor (release: EPOLL_CTL_DEL)
@@ -658,7 +654,7 @@ void http_session::deliver_fill(error_code ec) {
 // (resume_after_write).
 void http_session::quiet_if_paused() {
   if (closed_ || lingering_ || phase_ != phase::stream || stream_pending() || stream_end_ || stream_ec_) return;
-  if (parked_fd_ >= 0 || reading_ || writing_ || streaming_) return;
+  if (parked_ || reading_ || writing_ || streaming_) return;
   error_code ec;
   if (!protocol_) {
     const auto local = socket_.local_endpoint(ec);
@@ -671,20 +667,21 @@ void http_session::quiet_if_paused() {
                   ec.message());
     return;
   }
-  parked_fd_ = fd;
+  parked_ = files::unique_fd(fd);
 }
 
 net::ip::tcp::socket& http_session::io_socket() {
-  if (parked_fd_ < 0) return socket_;
-  const int fd = std::exchange(parked_fd_, -1);
+  if (!parked_) return socket_;
+  files::unique_fd fd = std::move(parked_);
   error_code ec;
-  socket_.assign(*protocol_, fd, ec);
-  if (ec) {
-    // Out of the reactor for good: the socket stays closed, and the I/O asked for fails with
-    // bad_descriptor, which ends the connection as any socket error does.
+  socket_.assign(*protocol_, fd.get(), ec);
+  if (!ec) {
+    fd.release();  // socket_ owns it again
+  } else {
+    // Out of the reactor for good: `fd` closes here, the socket stays closed, and the I/O
+    // asked for fails with bad_descriptor, which ends the connection as any socket error does.
     spdlog::warn("connection {}:{}: socket back to the reactor: {}", remote_.address().to_string(),
                  remote_.port(), ec.message());
-    ::close(fd);
   }
   return socket_;
 }
@@ -994,7 +991,7 @@ void http_session::do_close() {
   if (closed_) return;
   closed_ = true;
   error_code ec;
-  if (parked_fd_ >= 0) ::close(std::exchange(parked_fd_, -1));
+  parked_ = {};  // closes a parked socket
   socket_.close(ec);
   timer_.cancel();
   timer_armed_ = false;

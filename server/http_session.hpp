@@ -45,6 +45,7 @@
 #include "runtime/loop/event_loop.hpp"
 #include "server/body_reader.hpp"
 #include "server/body_writer.hpp"
+#include "server/files/path_resolver.hpp"
 #include "server/handler.hpp"
 #include "server/responder.hpp"
 
@@ -180,8 +181,8 @@ class http_session final
   bool continue_wanted_ = false;           // "Expect: 100-continue", not yet asked for
   bool continue_pending_ = false;          // asked for by read(): the 100 goes out next
   time_point stream_wait_start_{};         // when the outstanding body read started
-  // A paused body's socket, out of the reactor (quiet_if_paused); -1: socket_ holds it.
-  int parked_fd_ = -1;
+  // A paused body's socket, out of the reactor (quiet_if_paused); empty: socket_ holds it.
+  files::unique_fd parked_;
   std::optional<boost::asio::ip::tcp> protocol_;  // socket_'s, for assign(); known once parked
 
   // The streamed response body being written (the socket is the writer's meanwhile).
