@@ -2,13 +2,19 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <ctime>
 #include <deque>
+#include <mutex>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -36,6 +42,13 @@ struct event_loop::impl final : detail::timer_host {
       : self(s), clk(c), index(i), options(o) {
     update_time();
     started = now_tp;
+    arm_inbox();
+  }
+  // Posts that never ran are destroyed before the handle slots their captures may release.
+  ~impl() {
+    inbox_ready.clear();
+    std::lock_guard lk(inbox_mutex);
+    inbox.clear();
   }
 
   // --- time (uv_now / uv_update_time) --------------------------------------------------
@@ -206,6 +219,35 @@ struct event_loop::impl final : detail::timer_host {
   std::atomic<bool> stop_flag{false};
   std::atomic<std::uint64_t> posts{0};
 
+  // post()'s inbox (libuv's uv_async_t, which carries Node's threadpool completions): other
+  // threads append under inbox_mutex and, unless a wake is already pending, write the eventfd
+  // after unlocking. The loop sees the eventfd as I/O in its poll phase and runs the batch.
+  // Waking outside any lock matters on a core shared with the poster: Asio's own post wakes
+  // the reactor while holding the scheduler's mutex, so the woken loop preempts the poster
+  // only to block on that mutex and switch back (two context switches per post).
+  std::mutex inbox_mutex;
+  std::vector<callback> inbox;      // guarded by inbox_mutex
+  bool wake_pending = false;        // guarded by inbox_mutex: the eventfd was written
+  std::deque<callback> inbox_ready; // loop thread: taken from inbox, not yet run
+  int wake_fd = make_wake_fd();
+  asio::posix::stream_descriptor wake_desc{io, wake_fd};
+  static int make_wake_fd() {
+    const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+    return fd;
+  }
+  void wake() noexcept {
+    const std::uint64_t one = 1;
+    // EAGAIN only when the counter is near 2^64: it is readable then anyway.
+    [[maybe_unused]] const auto n = ::write(wake_fd, &one, sizeof one);
+  }
+  void arm_inbox() {
+    wake_desc.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+      if (!ec) run_inbox();
+    });
+  }
+  void run_inbox();
+
   std::deque<callback> ticks, microtasks, pending, closing;
   struct immediate_entry {
     std::uint64_t id;
@@ -235,6 +277,40 @@ struct event_loop::impl final : detail::timer_host {
   bool sampler_active = false;
   std::int64_t sampler_due_ms = 0, sampler_prev_ns = 0;
 };
+
+// The inbox's eventfd became readable: one Asio handler for every post() since the last one.
+// Each callback counts and drains as a poll-phase callback of its own (the last one's drain
+// is run_poll_handler's, after this handler returns). If a callback's exception leaves run(),
+// the rest stay in inbox_ready and the eventfd is written again, so they run next poll.
+void event_loop::impl::run_inbox() {
+  std::uint64_t count = 0;
+  [[maybe_unused]] const auto n = ::read(wake_fd, &count, sizeof count);
+  {
+    std::lock_guard lk(inbox_mutex);
+    wake_pending = false;
+    for (auto& cb : inbox) inbox_ready.push_back(std::move(cb));
+    inbox.clear();
+  }
+  arm_inbox();
+  struct rewake {
+    impl& m;
+    ~rewake() {
+      if (m.inbox_ready.empty()) return;
+      std::lock_guard lk(m.inbox_mutex);
+      if (!m.wake_pending) m.wake();
+      m.wake_pending = true;
+    }
+  } leftovers{*this};
+  bool first = true;
+  while (!inbox_ready.empty()) {
+    if (!first) run_poll_handler();  // counts and drains the previous one
+    first = false;
+    callback cb = std::move(inbox_ready.front());
+    inbox_ready.pop_front();
+    posts.fetch_sub(1, std::memory_order_acq_rel);
+    invoke(cb);
+  }
+}
 
 // The poll phase. libuv calls epoll_wait once per uv__io_poll and runs what it returned.
 // Asio has no "wait without running", so nodus waits for (or polls) the first handler, then
@@ -373,11 +449,16 @@ void event_loop::stop() noexcept {
 bool event_loop::alive() const noexcept { return impl_->alive(); }
 
 void event_loop::post(callback cb) {
-  impl_->posts.fetch_add(1, std::memory_order_acq_rel);
-  asio::post(impl_->io, [m = impl_.get(), cb = std::move(cb)]() mutable {
-    m->posts.fetch_sub(1, std::memory_order_acq_rel);
-    m->invoke(cb);
-  });
+  impl& m = *impl_;
+  bool wake = false;
+  {
+    std::lock_guard lk(m.inbox_mutex);
+    m.inbox.push_back(std::move(cb));
+    m.posts.fetch_add(1, std::memory_order_acq_rel);
+    wake = !m.wake_pending;
+    m.wake_pending = true;
+  }
+  if (wake) m.wake();
 }
 
 boost::asio::io_context& event_loop::io() noexcept { return impl_->io; }

@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -18,6 +17,7 @@
 #include "server/loop_server.hpp"
 #include "tests/integration/http_client.hpp"
 #include "tests/server/test_server.hpp"
+#include "tests/support/proc_stats.hpp"
 
 using namespace nodus::testing;
 using namespace nodus::server;
@@ -362,26 +362,8 @@ TEST_CASE("stream body: a handler that stops reading stops the upload (backpress
   on_loop(s, [&](loop_server&) { pause.parked.reset(); });
 }
 
-namespace {
-
-std::size_t open_fds() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
-}
-
-// How often thread `tid` of this process went to sleep (epoll_wait, futex, ...).
-std::uint64_t voluntary_switches(pid_t tid) {
-  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("voluntary_ctxt_switches:")) return std::stoull(line.substr(line.find(':') + 1));
-  }
-  FAIL("no voluntary_ctxt_switches for thread " << tid);
-  return 0;
-}
-
-}  // namespace
+using nodus::test::open_fds;
+using nodus::test::voluntary_switches;
 
 TEST_CASE("stream body: a paused body's socket leaves the reactor until the handler reads again",
           "[server][session][stream]") {

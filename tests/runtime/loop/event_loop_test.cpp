@@ -5,13 +5,18 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <catch2/catch.hpp>
+#include <sched.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/support/proc_stats.hpp"
 
 using namespace nodus::runtime::loop;
 using namespace std::chrono_literals;
@@ -317,4 +322,101 @@ TEST_CASE("an exception from a callback goes to the handler and the loop continu
   f.run_all();
   CHECK(caught == 1);
   CHECK(f.log == strings{"after"});
+}
+
+TEST_CASE("posts run in order in the poll phase, each as a callback with its own drain", "[loop][post]") {
+  fixture f;
+  std::thread poster([&] {
+    for (const char* name : {"p1", "p2", "p3"})
+      f.loop.post([&f, name] {
+        f.log.push_back(name);
+        f.loop.next_tick(f.note(std::string("tick-") + name));
+        f.loop.queue_microtask(f.note(std::string("micro-") + name));
+      });
+  });
+  poster.join();
+  CHECK(f.loop.stats().queues.posts == 3);
+  const auto before = f.loop.stats().phases[static_cast<std::size_t>(phase::poll)].callbacks;
+  f.loop.set_immediate(f.note("check"));
+  f.loop.run(run_mode::nowait);
+  CHECK(f.log == strings{"p1", "tick-p1", "micro-p1", "p2", "tick-p2", "micro-p2", "p3", "tick-p3", "micro-p3",
+                         "check"});
+  CHECK(f.loop.stats().phases[static_cast<std::size_t>(phase::poll)].callbacks - before == 3);
+  CHECK(f.loop.stats().queues.posts == 0);
+  CHECK_FALSE(f.loop.alive());
+}
+
+TEST_CASE("a post whose exception leaves run() does not lose the posts after it", "[loop][post]") {
+  fixture f;
+  f.loop.post([] { throw std::runtime_error("boom"); });
+  f.loop.post(f.note("second"));
+  f.loop.post(f.note("third"));
+  CHECK_THROWS_WITH(f.loop.run(run_mode::nowait), "boom");
+  CHECK(f.log.empty());
+  CHECK(f.loop.alive());  // two posts still owed
+  f.loop.run(run_mode::nowait);
+  CHECK(f.log == strings{"second", "third"});
+  CHECK_FALSE(f.loop.alive());
+}
+
+TEST_CASE("posts never run are destroyed with the loop, releasing what they hold", "[loop][post]") {
+  std::weak_ptr<int> held;
+  {
+    event_loop loop;
+    auto payload = std::make_shared<int>(7);
+    held = payload;
+    // A WorkerJob-style completion that owns an active request of the same loop.
+    auto token = std::make_shared<active_token>(loop.track_request("WorkerJob"));
+    loop.post([payload, token] {});
+    token.reset();
+    CHECK(loop.stats().queues.posts == 1);
+  }
+  CHECK(held.expired());
+}
+
+TEST_CASE("a post wakes the loop once, without the loop then waiting for the poster", "[loop][post][threads]") {
+  // Poster and loop share one CPU, as a pool thread and a loop do on a busy machine. The
+  // woken loop runs at once (wakeup preemption); had the poster woken it while holding a
+  // lock the loop needs (Asio's post wakes the reactor inside its scheduler mutex), the loop
+  // would sleep a second time per post, on that lock, until the poster ran again.
+  cpu_set_t allowed;
+  REQUIRE(::sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+  int cpu = 0;
+  while (!CPU_ISSET(cpu, &allowed)) ++cpu;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+
+  event_loop loop;
+  auto keep = loop.track_handle("Async");
+  std::atomic<pid_t> loop_tid{0};
+  std::atomic<int> ran{0};
+  std::thread loop_thread([&] {
+    ::sched_setaffinity(0, sizeof one, &one);
+    loop_tid = ::gettid();
+    loop.run();
+  });
+  REQUIRE(::sched_setaffinity(0, sizeof one, &one) == 0);
+  while (loop_tid.load() == 0) std::this_thread::yield();
+  std::this_thread::sleep_for(20ms);  // the loop is in epoll_wait
+
+  constexpr int posts = 1000;
+  const auto spin = [](std::chrono::microseconds d) {  // the pool thread's next piece of work
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  };
+  const std::uint64_t before = nodus::test::voluntary_switches(loop_tid);
+  for (int i = 0; i < posts; ++i) {
+    loop.post([&] { ++ran; });
+    spin(100us);
+  }
+  while (ran.load() < posts) std::this_thread::sleep_for(1ms);
+  const std::uint64_t slept = nodus::test::voluntary_switches(loop_tid) - before;
+  loop.post([&] { keep.reset(); });
+  REQUIRE(::sched_setaffinity(0, sizeof allowed, &allowed) == 0);
+  loop_thread.join();
+  INFO("the loop thread slept " << slept << " times for " << posts << " posts");
+  CHECK(slept <= posts * 5 / 4);
+  CHECK(slept >= posts / 2);  // the posts did wake it: the measure sees them
 }
