@@ -44,11 +44,17 @@ struct event_loop::impl final : detail::timer_host {
     started = now_tp;
     arm_inbox();
   }
-  // Posts that never ran are destroyed before the handle slots their captures may release.
+  // Posts that never ran are destroyed here, before the handle slots their captures may
+  // release, and outside the lock: a capture whose destructor posts to this loop is dropped.
   ~impl() {
-    inbox_ready.clear();
-    std::lock_guard lk(inbox_mutex);
-    inbox.clear();
+    std::vector<callback> never_run;
+    {
+      std::lock_guard lk(inbox_mutex);
+      inbox_closed = true;
+      never_run.swap(inbox);
+    }
+    never_run.clear();
+    posted.clear();
   }
 
   // --- time (uv_now / uv_update_time) --------------------------------------------------
@@ -171,7 +177,13 @@ struct event_loop::impl final : detail::timer_host {
   }
 
   void poll(std::int64_t timeout_ms);
+  // After each Asio handler run in poll: its drain, or the posts the inbox's handler took.
   void run_poll_handler() {
+    if (batch_taken) {
+      batch_taken = false;
+      run_posts();
+      return;
+    }
     ++phases[static_cast<std::size_t>(phase::poll)].callbacks;
     drain();
   }
@@ -221,19 +233,31 @@ struct event_loop::impl final : detail::timer_host {
 
   // post()'s inbox (libuv's uv_async_t, which carries Node's threadpool completions): other
   // threads append under inbox_mutex and, unless a wake is already pending, write the eventfd
-  // after unlocking. The loop sees the eventfd as I/O in its poll phase and runs the batch.
+  // after unlocking. Its readiness is I/O in the poll phase: the handler only takes the
+  // inbox whole (a swap) and re-arms; the batch then runs outside Asio, after the loop has
+  // accounted its idle time and updated its time (run_poll_handler → run_posts).
   // Waking outside any lock matters on a core shared with the poster: Asio's own post wakes
   // the reactor while holding the scheduler's mutex, so the woken loop preempts the poster
   // only to block on that mutex and switch back (two context switches per post).
   std::mutex inbox_mutex;
-  std::vector<callback> inbox;      // guarded by inbox_mutex
-  bool wake_pending = false;        // guarded by inbox_mutex: the eventfd was written
-  std::deque<callback> inbox_ready; // loop thread: taken from inbox, not yet run
-  int wake_fd = make_wake_fd();
-  asio::posix::stream_descriptor wake_desc{io, wake_fd};
-  static int make_wake_fd() {
+  std::vector<callback> inbox;  // guarded by inbox_mutex
+  bool wake_pending = false;    // guarded by inbox_mutex: the eventfd was written
+  bool inbox_closed = false;    // guarded by inbox_mutex: the loop is being destroyed
+  std::vector<callback> posted;  // loop thread: taken from the inbox, run from posted_next on
+  std::size_t posted_next = 0;
+  bool batch_taken = false;     // loop thread: the Asio handler that just ran was the inbox's
+  bool inbox_armed = false;     // loop thread: a wait on the eventfd is outstanding
+  asio::posix::stream_descriptor wake_desc{io};  // owns the eventfd
+  int wake_fd = open_wake_fd(wake_desc);
+  static int open_wake_fd(asio::posix::stream_descriptor& desc) {
     const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "event_loop: eventfd");
+    boost::system::error_code ec;
+    desc.assign(fd, ec);
+    if (ec) {
+      ::close(fd);
+      throw std::system_error(ec, "event_loop: watching its eventfd");
+    }
     return fd;
   }
   void wake() noexcept {
@@ -241,12 +265,22 @@ struct event_loop::impl final : detail::timer_host {
     // EAGAIN only when the counter is near 2^64: it is readable then anyway.
     [[maybe_unused]] const auto n = ::write(wake_fd, &one, sizeof one);
   }
-  void arm_inbox() {
-    wake_desc.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
-      if (!ec) run_inbox();
-    });
+  void request_wake() noexcept {
+    bool first = false;
+    {
+      std::lock_guard lk(inbox_mutex);
+      first = !wake_pending;
+      wake_pending = true;
+    }
+    if (first) wake();
   }
-  void run_inbox();
+  void arm_inbox() {
+    wake_desc.async_wait(asio::posix::stream_descriptor::wait_read,
+                         [this](boost::system::error_code ec) { take_inbox(ec); });
+    inbox_armed = true;
+  }
+  void take_inbox(boost::system::error_code ec);
+  void run_posts();
 
   std::deque<callback> ticks, microtasks, pending, closing;
   struct immediate_entry {
@@ -278,37 +312,45 @@ struct event_loop::impl final : detail::timer_host {
   std::int64_t sampler_due_ms = 0, sampler_prev_ns = 0;
 };
 
-// The inbox's eventfd became readable: one Asio handler for every post() since the last one.
-// Each callback counts and drains as a poll-phase callback of its own (the last one's drain
-// is run_poll_handler's, after this handler returns). If a callback's exception leaves run(),
-// the rest stay in inbox_ready and the eventfd is written again, so they run next poll.
-void event_loop::impl::run_inbox() {
+// The inbox's eventfd became readable: take every post() made since the last time, in one
+// swap (no allocation, posters wait for nothing), and re-arm; run_poll_handler runs them. A
+// batch left unfinished by an exception that escaped run() runs first: the inbox waits, and
+// the eventfd is made readable again so the next poll takes it.
+void event_loop::impl::take_inbox(boost::system::error_code ec) {
+  inbox_armed = false;
+  if (ec == asio::error::operation_aborted) return;  // the loop is being destroyed
   std::uint64_t count = 0;
-  [[maybe_unused]] const auto n = ::read(wake_fd, &count, sizeof count);
-  {
-    std::lock_guard lk(inbox_mutex);
-    wake_pending = false;
-    for (auto& cb : inbox) inbox_ready.push_back(std::move(cb));
-    inbox.clear();
-  }
-  arm_inbox();
-  struct rewake {
-    impl& m;
-    ~rewake() {
-      if (m.inbox_ready.empty()) return;
-      std::lock_guard lk(m.inbox_mutex);
-      if (!m.wake_pending) m.wake();
-      m.wake_pending = true;
+  [[maybe_unused]] const auto n = ::read(wake_fd, &count, sizeof count);  // a later write is a new edge
+  if (posted_next < posted.size()) {
+    wake();  // wake_pending stays true: the inbox is still owed a pass
+  } else {
+    std::vector<callback> taken;
+    {
+      std::lock_guard lk(inbox_mutex);
+      taken.swap(inbox);
+      wake_pending = false;
     }
-  } leftovers{*this};
-  bool first = true;
-  while (!inbox_ready.empty()) {
-    if (!first) run_poll_handler();  // counts and drains the previous one
-    first = false;
-    callback cb = std::move(inbox_ready.front());
-    inbox_ready.pop_front();
+    posted.swap(taken);  // `taken` now holds the spent batch (moved-from callbacks); the
+    posted_next = 0;     // inbox gets its capacity next time
+  }
+  batch_taken = true;
+  arm_inbox();
+  if (ec) throw std::system_error(ec, "event_loop: waiting on its eventfd");
+}
+
+// Each post is a poll-phase callback of its own: counted, then drained. If an exception leaves
+// run(), the rest of the batch stays and the eventfd is written, so they run at the next poll.
+void event_loop::impl::run_posts() {
+  struct leftovers {
+    impl& m;
+    ~leftovers() {
+      if (m.posted_next < m.posted.size()) m.request_wake();
+    }
+  } rewake{*this};
+  while (posted_next < posted.size()) {
+    callback cb = std::move(posted[posted_next++]);
     posts.fetch_sub(1, std::memory_order_acq_rel);
-    invoke(cb);
+    run_callback(cb, phase::poll);
   }
 }
 
@@ -319,6 +361,10 @@ void event_loop::impl::run_inbox() {
 // after that waits behind the second marker for the next iteration's poll.
 void event_loop::impl::poll(std::int64_t timeout_ms) {
   phase_timer t(*this, phase::poll);
+  if (!inbox_armed) {  // re-arming threw (out of memory) in an earlier poll: try again
+    arm_inbox();
+    wake();  // whatever was posted meanwhile may have spent its edge
+  }
   if (timeout_ms != 0 && clk.is_real()) {
     const auto w0 = clk.now();
     const std::int64_t c0 = thread_cpu_ns();
@@ -450,9 +496,14 @@ bool event_loop::alive() const noexcept { return impl_->alive(); }
 
 void event_loop::post(callback cb) {
   impl& m = *impl_;
+  callback dropped;  // a post during the loop's destruction; destroyed after the unlock
   bool wake = false;
   {
     std::lock_guard lk(m.inbox_mutex);
+    if (m.inbox_closed) {
+      dropped = std::move(cb);
+      return;
+    }
     m.inbox.push_back(std::move(cb));
     m.posts.fetch_add(1, std::memory_order_acq_rel);
     wake = !m.wake_pending;

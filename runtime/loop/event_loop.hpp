@@ -83,6 +83,8 @@ class active_token {
 class event_loop {
  public:
   // `clk` must outlive the loop. `index` names the loop in stats and logs (loop k of N).
+  // Opens three descriptors (epoll, Asio's interrupter, post()'s eventfd); throws a
+  // std::runtime_error (std::system_error or boost::system::system_error) if it cannot.
   explicit event_loop(clock& clk = system_clock(), unsigned index = 0);
   event_loop(clock& clk, unsigned index, loop_options options);
   ~event_loop();
@@ -97,7 +99,9 @@ class event_loop {
   // True while referenced work remains (uv_loop_alive). Loop thread only.
   bool alive() const noexcept;
   // Thread-safe. Runs `cb` on the loop thread in its poll phase (used for worker-pool
-  // completions and cross-loop calls). Holds the loop alive until it ran.
+  // completions and cross-loop calls). Holds the loop alive until it ran. libuv's
+  // uv_async_send: posts are batched behind one wake-up; one made on the loop thread runs at
+  // the next iteration's poll. Never post to a loop that may be destroyed meanwhile.
   void post(callback cb);
 
   // The io_context whose handlers run in the poll phase. Sockets and Beast streams use it.
