@@ -499,6 +499,12 @@ TEST_CASE("a post made while the loop is destroyed is dropped, not deadlocked on
 }
 
 TEST_CASE("a loop that cannot get its descriptors throws and leaks none", "[loop][post]") {
+#if defined(__SANITIZE_ADDRESS__)
+  // The asan preset includes UBSan, whose vptr check probes memory through a pipe: with no
+  // descriptor free it reports every polymorphic access. Checked by the other presets.
+  SUCCEED("skipped under the asan preset");
+  return;
+#endif
   // RLIMIT_NOFILE bounds descriptor numbers: a limit of the k-th lowest free number leaves
   // exactly k numbers free. A loop needs three (Asio's epoll and interrupter, and its own
   // eventfd; Asio's timerfd is optional); with fewer, the tries fail at different ones.
