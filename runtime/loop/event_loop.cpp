@@ -307,6 +307,7 @@ struct event_loop::impl final : detail::timer_host {
   std::array<phase_stats, phase_count> phases{};
   std::int64_t idle_ns = 0, idle_in_phase_ns = 0;
   std::uint64_t poll_marker_seen = 0, poll_marker_next = 0;
+  bool marker_ran = false;  // the Asio handler poll() just ran was one of its markers
   delay_histogram delay;
   bool sampler_active = false;
   std::int64_t sampler_due_ms = 0, sampler_prev_ns = 0;
@@ -319,23 +320,21 @@ struct event_loop::impl final : detail::timer_host {
 void event_loop::impl::take_inbox(boost::system::error_code ec) {
   inbox_armed = false;
   if (ec == asio::error::operation_aborted) return;  // the loop is being destroyed
+  // Unarmed, the next poll re-arms and writes the eventfd (as after a failed re-arm below).
+  if (ec) throw std::system_error(ec, "event_loop: waiting on its eventfd");
   std::uint64_t count = 0;
   [[maybe_unused]] const auto n = ::read(wake_fd, &count, sizeof count);  // a later write is a new edge
+  arm_inbox();  // before taking anything: if it throws, the posts wait for that next poll
   if (posted_next < posted.size()) {
     wake();  // wake_pending stays true: the inbox is still owed a pass
   } else {
-    std::vector<callback> taken;
-    {
-      std::lock_guard lk(inbox_mutex);
-      taken.swap(inbox);
-      wake_pending = false;
-    }
-    posted.swap(taken);  // `taken` now holds the spent batch (moved-from callbacks); the
-    posted_next = 0;     // inbox gets its capacity next time
+    posted.clear();  // the spent batch (moved-from callbacks); its capacity goes to the inbox
+    posted_next = 0;
+    std::lock_guard lk(inbox_mutex);
+    posted.swap(inbox);
+    wake_pending = false;
   }
   batch_taken = true;
-  arm_inbox();
-  if (ec) throw std::system_error(ec, "event_loop: waiting on its eventfd");
 }
 
 // Each post is a poll-phase callback of its own: counted, then drained. If an exception leaves
@@ -368,6 +367,7 @@ void event_loop::impl::poll(std::int64_t timeout_ms) {
   if (timeout_ms != 0 && clk.is_real()) {
     const auto w0 = clk.now();
     const std::int64_t c0 = thread_cpu_ns();
+    marker_ran = false;
     const std::size_t ran = io_call(true, timeout_ms);
     const std::int64_t wall = to_ns(clk.now() - w0), cpu = thread_cpu_ns() - c0;
     // The handler that woke us ran inside run_one_for: its CPU time is active, the rest idle.
@@ -375,13 +375,19 @@ void event_loop::impl::poll(std::int64_t timeout_ms) {
     idle_ns += idle;
     idle_in_phase_ns += idle;
     update_time();  // uv__io_poll updates the loop time once epoll_wait returns
-    if (ran != 0) run_poll_handler();
+    if (ran != 0 && !marker_ran) run_poll_handler();
   }
   for (int pass = 0; pass < 2; ++pass) {
     const std::uint64_t marker = ++poll_marker_next;
-    asio::post(io, [this, marker] { poll_marker_seen = marker; });
-    while (poll_marker_seen != marker && io_call(false, 0) != 0) {
-      if (poll_marker_seen != marker) run_poll_handler();
+    asio::post(io, [this, marker] {
+      poll_marker_seen = marker;
+      marker_ran = true;
+    });
+    while (poll_marker_seen != marker) {
+      marker_ran = false;
+      if (io_call(false, 0) == 0) break;
+      // A marker left behind by an exception that escaped an earlier poll is no callback.
+      if (!marker_ran) run_poll_handler();
     }
   }
 }

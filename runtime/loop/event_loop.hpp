@@ -100,8 +100,9 @@ class event_loop {
   bool alive() const noexcept;
   // Thread-safe. Runs `cb` on the loop thread in its poll phase (used for worker-pool
   // completions and cross-loop calls). Holds the loop alive until it ran. libuv's
-  // uv_async_send: posts are batched behind one wake-up; one made on the loop thread runs at
-  // the next iteration's poll. Never post to a loop that may be destroyed meanwhile.
+  // uv_async_send: posts are batched behind one wake-up; one made on the loop thread runs
+  // after its caller and the caller's drain. Never post to a loop that may be destroyed
+  // meanwhile.
   void post(callback cb);
 
   // The io_context whose handlers run in the poll phase. Sockets and Beast streams use it.

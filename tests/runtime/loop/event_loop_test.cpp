@@ -5,15 +5,15 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
+#include <future>
 #include <memory>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -357,8 +357,11 @@ TEST_CASE("a post whose exception leaves run() does not lose the posts after it"
   CHECK_THROWS_WITH(f.loop.run(run_mode::nowait), "boom");
   CHECK(f.log.empty());
   CHECK(f.loop.alive());  // two posts still owed
+  const auto polled = [&] { return f.loop.stats().phases[static_cast<std::size_t>(phase::poll)].callbacks; };
+  const auto before = polled();
   f.loop.run(run_mode::nowait);
   CHECK(f.log == strings{"second", "third"});
+  CHECK(polled() - before == 2);  // the marker the exception left behind is not a callback
   CHECK_FALSE(f.loop.alive());
 }
 
@@ -441,7 +444,7 @@ TEST_CASE("a post wakes the loop once, without the loop then waiting for the pos
 }
 
 TEST_CASE("posted callbacks run after the wait: fresh loop time, counted as active", "[loop][post][threads]") {
-  event_loop loop;
+  event_loop loop{system_clock(), 0, loop_options{0ms}};  // no delay sampler: one 150 ms wait
   auto keep = loop.track_handle("Async");
   std::vector<std::chrono::milliseconds> staleness;
   std::thread poster([&] {
@@ -466,36 +469,69 @@ TEST_CASE("posted callbacks run after the wait: fresh loop time, counted as acti
   CHECK(u.idle_ms >= 100.0);   // the 150 ms wait
 }
 
-TEST_CASE("a post from the loop's own thread runs at the next poll (uv_async_send)", "[loop][post]") {
+TEST_CASE("a post from the loop's own thread runs later, never inside the callback that made it", "[loop][post]") {
   fixture f;
   f.from_io([&] {
-    f.loop.post(f.note("post"));
-    boost::asio::post(f.loop.io(), f.note("io"));
-    f.loop.set_immediate(f.note("check"));
+    f.loop.post([&] {
+      f.log.push_back("post");
+      f.loop.next_tick(f.note("post-tick"));
+    });
+    f.loop.next_tick(f.note("tick"));
+    f.loop.queue_microtask(f.note("micro"));
+    f.log.push_back("io");
   });
   f.run_all();
-  CHECK(f.log == strings{"io", "check", "post"});
+  CHECK(f.log == strings{"io", "tick", "micro", "post", "post-tick"});
 }
 
 TEST_CASE("a post made while the loop is destroyed is dropped, not deadlocked on", "[loop][post]") {
-  bool inner_destroyed = false;
+  // A never-run post owns an object whose destructor posts to the same loop: that happens
+  // inside ~event_loop. The inner post is dropped (its capture destroyed), nothing deadlocks.
   struct posts_when_destroyed {
-    event_loop* loop;
-    bool* flag;
+    event_loop* loop = nullptr;
+    std::weak_ptr<int>* inner_capture = nullptr;
+    bool* posted = nullptr;
     ~posts_when_destroyed() {
-      if (loop == nullptr) return;
-      auto marker = std::make_shared<int>(0);
-      loop->post([marker, f = flag] { (void)marker; });
-      *flag = true;
+      auto capture = std::make_shared<int>(1);
+      *inner_capture = capture;
+      loop->post([capture] {});
+      *posted = true;
     }
   };
-  {
-    event_loop loop;
-    auto holder = std::make_shared<posts_when_destroyed>(posts_when_destroyed{&loop, &inner_destroyed});
-    loop.post([holder] {});
-    holder.reset();
-  }  // ~event_loop destroys the unrun post, whose capture posts to the dying loop
-  CHECK(inner_destroyed);
+  // Shared with the thread that destroys the loop: were it to deadlock, the test fails after
+  // a deadline and leaves that thread behind instead of hanging.
+  struct outcome {
+    std::weak_ptr<int> inner_capture;
+    bool posted = false;
+    std::uint64_t queued = 0;
+    bool posted_while_queued = false;
+  };
+  auto out = std::make_shared<outcome>();
+  std::promise<void> destroyed;
+  auto done = destroyed.get_future();
+  std::thread destroyer([out, destroyed = std::move(destroyed)]() mutable {
+    {
+      event_loop loop;
+      auto holder = std::make_shared<posts_when_destroyed>();
+      holder->loop = &loop;
+      holder->inner_capture = &out->inner_capture;
+      holder->posted = &out->posted;
+      loop.post([holder] {});
+      holder.reset();
+      out->queued = loop.stats().queues.posts;
+      out->posted_while_queued = out->posted;
+    }
+    destroyed.set_value();
+  });
+  if (done.wait_for(10s) != std::future_status::ready) {
+    destroyer.detach();
+    FAIL("~event_loop deadlocked on a post made while it destroyed the inbox");
+  }
+  destroyer.join();
+  CHECK(out->queued == 1);
+  CHECK_FALSE(out->posted_while_queued);  // the holder lived in the unrun post
+  CHECK(out->posted);                     // ~event_loop destroyed the holder, which posted
+  CHECK(out->inner_capture.expired());    // and that post was dropped with its capture
 }
 
 TEST_CASE("a loop that cannot get its descriptors throws and leaks none", "[loop][post]") {
@@ -508,12 +544,9 @@ TEST_CASE("a loop that cannot get its descriptors throws and leaks none", "[loop
   // RLIMIT_NOFILE bounds descriptor numbers: a limit of the k-th lowest free number leaves
   // exactly k numbers free. A loop needs three (Asio's epoll and interrupter, and its own
   // eventfd; Asio's timerfd is optional); with fewer, the tries fail at different ones.
-  std::set<int> open;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
-    open.insert(std::stoi(e.path().filename().string()));
   std::vector<int> free_numbers;
   for (int fd = 0; free_numbers.size() < 3; ++fd)
-    if (!open.contains(fd)) free_numbers.push_back(fd);
+    if (::fcntl(fd, F_GETFD) == -1) free_numbers.push_back(fd);
   const std::size_t before = nodus::test::open_fds();
   rlimit saved{};
   REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
