@@ -643,8 +643,9 @@ void http_session::deliver_fill(error_code ec) {
 
 // A handler that has not asked for more body (after a delivery, or a pipelined body it has
 // not started reading) is pacing the upload (e.g. its pool job has the bytes). While the
-// socket stays in the reactor, every segment the client still sends wakes the loop for nothing: epoll is edge-triggered, and once the receive buffer is
-// nearly full the kernel signals each arrival whatever SO_RCVLOWAT says (tcp_rmem_pressure).
+// socket stays in the reactor, every segment the client still sends wakes the loop for
+// nothing: epoll is edge-triggered, and once the receive buffer is nearly full the kernel
+// signals each arrival whatever SO_RCVLOWAT says (tcp_rmem_pressure).
 // For POST /hash on one core that was ~145 wake-ups per 64 MiB upload, each preempting the
 // pool thread. So a paused body takes the socket out of the reactor (release: EPOLL_CTL_DEL)
 // until the next I/O on it (io_socket(): assign, EPOLL_CTL_ADD). The kernel keeps receiving
