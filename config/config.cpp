@@ -69,7 +69,7 @@ void add_options(CLI::App& app, config& c, std::vector<seconds_option>& seconds)
   app.add_option("--max-image-bytes", c.max_image_bytes, "Largest image upload (bytes)")
       ->transform(size);
   app.add_option("--max-image-pixels", c.max_image_pixels,
-                 "Largest declared image size in pixels (decompression-bomb guard)")
+                 "Largest image in pixels, declared input or output (decompression-bomb guard)")
       ->check(CLI::Range(1ull, 1ull << 40));
   seconds.resize(3);
   seconds[0] = {&c.idle_timeout, c.idle_timeout.count() / 1000.0};

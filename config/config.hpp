@@ -26,7 +26,7 @@ struct config {
 
   // image endpoints
   std::uint64_t max_image_bytes = 32u << 20;            // encoded input (413 above)
-  std::uint64_t max_image_pixels = 0x3FFFull * 0x3FFF;  // declared width*height (422 above; sharp's limit)
+  std::uint64_t max_image_pixels = 0x3FFFull * 0x3FFF;  // declared input and output width*height (422 above; sharp's limit)
 
   // timeouts
   std::chrono::milliseconds idle_timeout{5000};       // keep-alive idle (Node: keepAliveTimeout 5 s)

@@ -27,22 +27,23 @@ constexpr std::array<std::string_view, 3> content_types{"image/jpeg", "image/png
 constexpr std::array<const char*, 3> save_suffixes{".jpg", ".png", ".webp"};
 
 image_error make_error(image_error_kind kind, std::string error, std::string detail) {
-  static constexpr std::array<unsigned, 7> status{0, 400, 413, 415, 422, 422, 500};
+  static constexpr std::array<unsigned, 8> status{0, 400, 413, 415, 422, 422, 422, 500};
   return {kind, status[static_cast<std::size_t>(kind)], std::move(error), std::move(detail)};
 }
 
 resize_result failure(image_error e) { return {std::nullopt, std::move(e)}; }
 
-// libvips's message for the failure at hand, trimmed; clears libvips's error buffer.
-std::string vips_message(const VError& e) {
+// `what`, then libvips's message for the failure at hand, trimmed, where it gave one (a header
+// over its coordinate limit fails without one); clears libvips's error buffer.
+std::string with_vips_message(std::string what, const VError& e) {
   std::string s = e.what();
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   vips_error_clear();
-  return s;
+  return s.empty() ? what : what + ": " + s;
 }
 
-unsigned scaled(unsigned n, double scale) noexcept {
-  return std::max(1u, static_cast<unsigned>(std::lround(static_cast<double>(n) * scale)));
+std::uint64_t scaled(unsigned n, double scale) noexcept {
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(static_cast<double>(n) * scale)));
 }
 
 // The size to resize to before any crop (cover) or embed (contain).
@@ -142,6 +143,34 @@ std::string encode(VImage img, const resize_params& p) {
   return out;
 }
 
+std::string size_text(std::uint64_t w, std::uint64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
+
+// Before any pixel is decoded: the output must be within the pixel budget and the output
+// format's side limit, and the resize before a crop within libvips's coordinate limit. An
+// input of extreme aspect asked for a width would otherwise mean millions of rows: 1x4000 to
+// width 2000 is 2000x8000000, minutes of one worker's time (and a JPEG or WebP that fails only
+// after decoding).
+std::optional<image_error> check_output(unsigned in_w, unsigned in_h, image_size target, image_size out,
+                                        const resize_params& p, const resize_limits& limits) {
+  const auto refuse = [&](std::string why) {
+    return make_error(image_error_kind::output_too_large, "output_too_large",
+                      "resizing " + size_text(in_w, in_h) + " (fit=" + std::string(image_fit_name(p.fit)) +
+                          ") gives " + size_text(out.width, out.height) + ", " + std::move(why));
+  };
+  const auto max_coord = std::uint64_t(vips_max_coord_get());
+  if (std::max(target.width, target.height) > max_coord)
+    return refuse("via " + size_text(target.width, target.height) + ", over libvips's limit of " +
+                  std::to_string(max_coord) + " pixels a side");
+  static constexpr std::array<std::uint64_t, 3> max_side{65500, 0, 16383};  // libjpeg's and libwebp's; PNG: none
+  const std::uint64_t side = max_side[static_cast<std::size_t>(p.format)];
+  if (side != 0 && std::max(out.width, out.height) > side)
+    return refuse("over " + std::string(image_format_name(p.format)) + "'s limit of " + std::to_string(side) +
+                  " pixels a side");
+  if (out.width * out.height > limits.max_input_pixels)
+    return refuse("over the limit of " + std::to_string(limits.max_input_pixels) + " pixels");
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<image_fit> parse_image_fit(std::string_view s) noexcept {
@@ -202,7 +231,7 @@ resize_result resize_image(std::span<const std::uint8_t> input, const resize_par
       header = VImage::new_from_buffer(input.data(), input.size(), "", load_options());
     } catch (const VError& e) {
       return failure(make_error(image_error_kind::corrupt, "corrupt_image",
-                                "cannot read the image header: " + vips_message(e)));
+                                with_vips_message("cannot read the image header", e)));
     }
     const unsigned in_w = header.width(), in_h = header.height();
     // Decompression bombs: refused on the declared size, before any pixel is decoded.
@@ -212,8 +241,10 @@ resize_result resize_image(std::span<const std::uint8_t> input, const resize_par
                                     std::to_string(limits.max_input_pixels) + " pixels"));
 
     const image_size target = resize_target(in_w, in_h, p);
-    const double factor = std::max(1.0, std::min(double(in_w) / target.width, double(in_h) / target.height));
     const image_size out = output_size(in_w, in_h, p);
+    if (auto e = check_output(in_w, in_h, target, out, p, limits)) return failure(std::move(*e));
+    const double factor =
+        std::max(1.0, std::min(double(in_w) / double(target.width), double(in_h) / double(target.height)));
     try {
       VImage img = open_shrunk(input, kind, factor, header);
       img = fit_to_box(resize_exact(img, target), p, out);
@@ -223,7 +254,7 @@ resize_result resize_image(std::span<const std::uint8_t> input, const resize_par
               {}};
     } catch (const VError& e) {
       return failure(make_error(image_error_kind::corrupt, "corrupt_image",
-                                "cannot decode the image: " + vips_message(e)));
+                                with_vips_message("cannot decode the image", e)));
     }
   } catch (const std::exception& e) {
     return failure(make_error(image_error_kind::internal, "image_failed", e.what()));

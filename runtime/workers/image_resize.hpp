@@ -36,7 +36,7 @@ struct resize_params {
 
 struct resize_limits {
   std::uint64_t max_input_bytes = 32u << 20;   // --max-image-bytes: 413 above
-  std::uint64_t max_input_pixels = 0x3FFFull * 0x3FFF;  // --max-image-pixels (sharp's default)
+  std::uint64_t max_input_pixels = 0x3FFFull * 0x3FFF;  // --max-image-pixels (sharp's default): input and output
   unsigned max_dimension = 16383;              // of the requested width/height (400 above)
 };
 
@@ -47,6 +47,7 @@ enum class image_error_kind : std::uint8_t {
   unsupported,      // 415: not an image, or a format nodus does not accept
   corrupt,          // 422: truncated or corrupt (header or pixel data)
   too_many_pixels,  // 422: header declares more pixels than allowed; pixels never decoded
+  output_too_large, // 422: the output (or the resize before a crop) would be over the limits
   internal,         // 500: libvips failed on valid input (out of memory, init failure)
 };
 
@@ -74,7 +75,9 @@ struct resize_result {
 // The 400 checks alone, cheap: handlers call it before reading (or queueing) the body.
 std::optional<image_error> validate(const resize_params& p, const resize_limits& limits);
 
-// Decodes the header, refuses bombs before any pixel is decoded, decodes at a reduced scale
+// Decodes the header, refuses bombs before any pixel is decoded, refuses outputs over the pixel
+// limit or the output format's side limit (an input of extreme aspect asked for a width can
+// mean millions of rows), decodes at a reduced scale
 // where the format allows (JPEG: 1/2, 1/4, 1/8 in the decoder; WebP: any scale), resizes with
 // lanczos3, encodes. Never throws.
 resize_result resize_image(std::span<const std::uint8_t> input, const resize_params& p,
@@ -87,7 +90,7 @@ inline resize_result resize_image(std::string_view input, const resize_params& p
 // The output size resize_image() produces for an input of in_w x in_h (exposed for tests and
 // handlers that want to say it up front). Requires validate(p) to pass.
 struct image_size {
-  unsigned width = 0, height = 0;
+  std::uint64_t width = 0, height = 0;  // 64 bits: an extreme aspect ratio scaled up overflows 32
   friend bool operator==(image_size, image_size) = default;
 };
 image_size output_size(unsigned in_w, unsigned in_h, const resize_params& p) noexcept;

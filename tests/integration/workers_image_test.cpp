@@ -131,7 +131,7 @@ TEST_CASE("POST /image/resize: bad parameters are 400 before the body matters", 
   CHECK(c.request(http::verb::post, "/image/resize?width=10", jpg).result_int() == 200);  // still usable
 }
 
-TEST_CASE("POST /image/resize: not an image / truncated / corrupt / bomb / too big", "[image]") {
+TEST_CASE("POST /image/resize: not an image / truncated / corrupt / bomb / too big / output too large", "[image]") {
   running_nodus n({"--idle-timeout", "60", "--max-image-bytes", "200000"});
   http_client c(n.port);
   const std::string target = "/image/resize?width=100";
@@ -148,7 +148,10 @@ TEST_CASE("POST /image/resize: not an image / truncated / corrupt / bomb / too b
   }
   const std::string bomb = png_declaring(vips_file(4, 4, ".png"), 50000, 50000);
   REQUIRE(bomb.size() < 1000);
-  check_error(c.request(http::verb::post, target, bomb), 422);
+  check_error(c.request(http::verb::post, target, bomb), 422, "too_many_pixels");
+  // A valid 1 px wide strip asked for a width: 2000 x 8000000 would pin a worker for minutes.
+  check_error(c.request(http::verb::post, "/image/resize?width=2000&format=png", vips_file(1, 4000, ".png")), 422,
+              "output_too_large");
   CHECK(c.request(http::verb::post, target, vips_file(300, 200, ".webp")).result_int() == 200);
   // Over --max-image-bytes: refused from Content-Length before the body is read (the
   // connection then closes), and from the running count for a chunked body.

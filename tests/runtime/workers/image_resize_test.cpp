@@ -7,6 +7,9 @@
 
 #include <zlib.h>
 
+#include <cstdlib>
+#include <random>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -85,6 +88,97 @@ std::string jpeg_declaring(std::string jpg, std::uint16_t wd, std::uint16_t ht) 
   jpg[sof + 5] = static_cast<char>(ht >> 8), jpg[sof + 6] = static_cast<char>(ht & 0xff);
   jpg[sof + 7] = static_cast<char>(wd >> 8), jpg[sof + 8] = static_cast<char>(wd & 0xff);
   return jpg;
+}
+
+// A GIF's logical screen and first frame rewritten to declare w x h (libnsgif takes the
+// frame's size where the screen's looks bogus).
+std::string gif_declaring(std::string gif, std::uint16_t wd, std::uint16_t ht) {
+  REQUIRE(gif.substr(0, 6) == "GIF89a");
+  const auto put = [&](std::size_t at) {
+    gif[at] = static_cast<char>(wd & 0xff), gif[at + 1] = static_cast<char>(wd >> 8);
+    gif[at + 2] = static_cast<char>(ht & 0xff), gif[at + 3] = static_cast<char>(ht >> 8);
+  };
+  put(6);
+  const auto flags = static_cast<unsigned char>(gif[10]);
+  std::size_t at = 13 + ((flags & 0x80) != 0 ? 3u << ((flags & 7) + 1) : 0);
+  while (at < gif.size() && gif[at] == 0x21) {  // extensions: label, then sub-blocks up to a 0
+    at += 2;
+    while (at < gif.size() && gif[at] != 0) at += 1 + static_cast<unsigned char>(gif[at]);
+    ++at;
+  }
+  REQUIRE(at + 9 <= gif.size());
+  REQUIRE(gif[at] == 0x2C);  // the image descriptor: left, top, width, height
+  put(at + 5);
+  return gif;
+}
+
+// A WebP rewritten to declare w x h (each at most 16383, VP8's limit) in every chunk that
+// says it: the VP8X canvas (24-bit, minus one) and the lossy frame's 14-bit size.
+std::string webp_declaring(std::string webp, std::uint32_t wd, std::uint32_t ht) {
+  REQUIRE(webp.substr(8, 4) == "WEBP");
+  REQUIRE(wd < (1u << 14));
+  REQUIRE(ht < (1u << 14));
+  const auto put = [&](std::size_t at, std::uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) webp[at + std::size_t(i)] = static_cast<char>(v >> (8 * i));
+  };
+  bool frame = false;
+  for (std::size_t at = 12; at + 8 <= webp.size();) {  // chunks: fourcc, LE size, data (padded to even)
+    const std::string fourcc = webp.substr(at, 4);
+    std::uint32_t size = 0;
+    for (int i = 3; i >= 0; --i) size = size << 8 | static_cast<unsigned char>(webp[at + 4 + std::size_t(i)]);
+    if (fourcc == "VP8X") put(at + 12, wd - 1, 3), put(at + 15, ht - 1, 3);
+    if (fourcc == "VP8 ") put(at + 14, wd, 2), put(at + 16, ht, 2), frame = true;  // after tag (3) and start code (3)
+    at += 8 + size + (size & 1);
+  }
+  REQUIRE(frame);
+  return webp;
+}
+
+bool small_scale() {
+  const char* s = std::getenv("NODUS_TEST_SCALE");
+  return s != nullptr && std::string_view(s) == "small";
+}
+
+// One random change of the kinds a broken upload or a hostile client produces: flipped bits,
+// overwritten or inserted runs, a cut, a repeated range, or the header's size rewritten.
+std::string mutate(std::string in, std::string_view suffix, std::mt19937& rng) {
+  const auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+  const auto byte = [&] { return static_cast<char>(pick(256)); };
+  const auto dim = [&] { return static_cast<std::uint16_t>(1 + pick(pick(2) ? 16383 : 64)); };
+  switch (pick(7)) {
+    case 0:  // bit flips
+      for (std::size_t n = 1 + pick(8); n > 0; --n) in[pick(in.size())] ^= static_cast<char>(1u << pick(8));
+      break;
+    case 1: {  // a run overwritten, often in the header where the parsers branch
+      const std::size_t at = pick(2) ? pick(std::min<std::size_t>(in.size(), 64)) : pick(in.size());
+      for (std::size_t i = at, end = std::min(in.size(), at + 1 + pick(16)); i < end; ++i) in[i] = byte();
+      break;
+    }
+    case 2: {  // bytes inserted
+      std::string run(1 + pick(32), '\0');
+      for (char& c : run) c = byte();
+      in.insert(pick(in.size() + 1), run);
+      break;
+    }
+    case 3:  // a range removed
+      in.erase(pick(in.size()), 1 + pick(in.size() / 4 + 1));
+      break;
+    case 4:  // cut short
+      in.resize(pick(in.size()));
+      break;
+    case 5: {  // a range repeated
+      const std::size_t at = pick(in.size()), len = 1 + pick(std::min<std::size_t>(in.size() - at, 512));
+      in.insert(pick(in.size() + 1), in.substr(at, len));
+      break;
+    }
+    default:  // the declared size rewritten: up to 16383 x 16383, where the pixel limit bites
+      if (suffix == ".png") in = png_declaring(std::move(in), dim(), dim());
+      if (suffix == ".jpg") in = jpeg_declaring(std::move(in), dim(), dim());
+      if (suffix == ".gif") in = gif_declaring(std::move(in), dim(), dim());
+      if (suffix == ".webp") in = webp_declaring(std::move(in), dim(), dim());
+      break;
+  }
+  return in;
 }
 
 }  // namespace
@@ -244,10 +338,57 @@ TEST_CASE("image_resize: decompression bombs → 422 from the header alone") {
   CHECK(png_bomb.size() < 1000);
   require_error(resize(png_bomb, p), w::image_error_kind::too_many_pixels, 422);
   require_error(resize(jpg_bomb, p), w::image_error_kind::too_many_pixels, 422);
+  require_error(resize(gif_declaring(make_test_file(16, 16, ".gif"), 50000, 50000), p),
+                w::image_error_kind::too_many_pixels, 422);
+  // WebP cannot declare more than 16383 x 16383, sharp's default limit itself: lowered here.
+  for (const bool alpha : {false, true}) {
+    INFO("webp alpha " << alpha);
+    const std::string webp_bomb = webp_declaring(make_test_file(16, 16, ".webp", alpha), 16383, 16383);
+    require_error(resize(webp_bomb, p, {.max_input_pixels = 16383u * 16383u - 1}),
+                  w::image_error_kind::too_many_pixels, 422);
+  }
   // A real image just over a lowered limit, and just within it.
   const std::string jpg = make_test_file(1000, 1000, ".jpg");
   require_error(resize(jpg, p, {.max_input_pixels = 999'999}), w::image_error_kind::too_many_pixels, 422);
   CHECK(resize(jpg, p, {.max_input_pixels = 1'000'000}).ok());
+}
+
+TEST_CASE("image_resize: outputs over the limits → 422 before decoding") {
+  vips_ready v;
+  // A 1 px wide strip: asked for a width, its height follows the aspect ratio.
+  const std::string strip = make_test_file(1, 4000, ".png");
+  const auto refused = [](const w::resize_result& r, std::string_view says) {
+    require_error(r, w::image_error_kind::output_too_large, 422);
+    CHECK(r.error.error == "output_too_large");
+    CHECK_THAT(r.error.detail, Catch::Contains(std::string(says)));
+  };
+  // 2000 x 8000000: 16 Gpixel of PNG, minutes of a worker's time before the check.
+  refused(resize(strip, {.width = 2000, .format = w::image_format::png}),
+          "resizing 1x4000 (fit=cover) gives 2000x8000000, over the limit of 268402689 pixels");
+  refused(resize(strip, {.width = 20, .height = 10, .fit = w::image_fit::outside}), "over jpeg's limit of 65500");
+  refused(resize(strip, {.width = 5, .format = w::image_format::webp}), "5x20000, over webp's limit of 16383");
+  // Just inside each limit.
+  const auto r = resize(strip, {.width = 5, .format = w::image_format::png});
+  REQUIRE(r.ok());
+  CHECK(decode(r.image->bytes).width == 5);
+  CHECK(decode(r.image->bytes).height == 20000);
+  CHECK(resize(make_test_file(1, 3276, ".png"), {.width = 5, .format = w::image_format::webp}).ok());  // 5 x 16380
+  refused(resize(make_test_file(100, 100, ".png"), {.width = 200, .format = w::image_format::png},
+                 {.max_input_pixels = 39'999}),
+          "200x200, over the limit of 39999 pixels");
+  CHECK(resize(make_test_file(100, 100, ".png"), {.width = 200, .format = w::image_format::png},
+               {.max_input_pixels = 40'000})
+            .ok());
+  // Declared 1 x 9000000 (libvips reads headers up to 10000000 a side): cover's resize before
+  // the crop, and a one-sided width, would need more rows than libvips addresses (and more
+  // than 32 bits can count).
+  const std::string tall = png_declaring(make_test_file(4, 4, ".png"), 1, 9'000'000);
+  refused(resize(tall, {.width = 100, .height = 100}), "via 100x900000000, over libvips's limit");
+  refused(resize(tall, {.width = 16383, .format = w::image_format::png}), "16383x147447000000");
+  // Past that limit the header itself is refused, with libvips giving no reason of its own.
+  const auto r_huge = resize(png_declaring(make_test_file(4, 4, ".png"), 1, 200'000'000), {.width = 100});
+  require_error(r_huge, w::image_error_kind::corrupt, 422);
+  CHECK(r_huge.error.detail == "cannot read the image header");
 }
 
 TEST_CASE("image_resize: concurrent resizes on several threads") {
@@ -267,4 +408,51 @@ TEST_CASE("image_resize: concurrent resizes on several threads") {
   }
   for (auto& th : threads) th.join();
   CHECK(ok == std::vector<int>{5, 5, 5, 5});
+}
+
+TEST_CASE("image_resize: mutated inputs get an image or a clear 4xx, never a crash or a 500") {
+  vips_ready v;
+  // A lowered pixel limit, so headers rewritten to large sizes are refused quickly rather than
+  // decoded for seconds (the size mutation spans both sides of it).
+  const w::resize_limits limits{.max_input_pixels = 1u << 22};
+  const int per_input = small_scale() ? 60 : 250;
+  const std::uint32_t seed = 20261207;
+  CAPTURE(seed);
+  std::mt19937 rng(seed);
+  int images = 0, refused = 0;
+  for (const char* suffix : {".jpg", ".png", ".webp", ".gif"}) {
+    for (const bool alpha : {false, true}) {
+      if (alpha && std::string_view(suffix) == ".jpg") continue;
+      const std::string good = make_test_file(120, 90, suffix, alpha);
+      for (int i = 0; i < per_input; ++i) {
+        const std::string bad = mutate(good, suffix, rng);
+        const auto format = static_cast<w::image_format>(i % 3);
+        const w::resize_params p{.width = 40, .height = 30, .fit = static_cast<w::image_fit>(i % 5), .format = format};
+        INFO(suffix << (alpha ? " alpha" : "") << " mutation " << i << ", " << bad.size() << " bytes");
+        const w::resize_result r = resize(bad, p, limits);
+        if (r.ok()) {
+          ++images;
+          const decoded out = decode(r.image->bytes);
+          CHECK(out.loader == loader_for(format));
+          CHECK(unsigned(out.width) == r.image->width);
+          CHECK(unsigned(out.height) == r.image->height);
+          const VImage header = VImage::new_from_buffer(bad.data(), bad.size(), "");
+          CHECK(w::output_size(unsigned(header.width()), unsigned(header.height()), p) ==
+                w::image_size{r.image->width, r.image->height});
+          continue;
+        }
+        ++refused;
+        INFO(r.error.error << ": " << r.error.detail);
+        const auto kind = r.error.kind;
+        CHECK((kind == w::image_error_kind::unsupported || kind == w::image_error_kind::corrupt ||
+               kind == w::image_error_kind::too_many_pixels || kind == w::image_error_kind::output_too_large));
+        CHECK(r.error.http_status == (kind == w::image_error_kind::unsupported ? 415u : 422u));
+        CHECK_FALSE(r.error.error.empty());
+        CHECK_FALSE(r.error.detail.empty());
+      }
+    }
+  }
+  // Both outcomes occur: the mutations reach the decoders, not only the format sniffing.
+  CHECK(images > per_input);
+  CHECK(refused > per_input);
 }
