@@ -254,6 +254,19 @@ void http_session::on_header() {
   }
   const std::string_view path = target_path(target);
   if (path.empty()) return reject(&x, http::status::bad_request, "bad_request", "bad request target");
+  if (h.find(http::field::transfer_encoding) != h.end()) {
+    // RFC 9112 §6.1/§6.3: without chunked last (or in HTTP/1.0) the body's length is unknown.
+    // Beast reads such a request as bodiless, so its body would be served as the next request.
+    if (!header_parser_->chunked() || h.version() < 11) {
+      return reject(&x, http::status::bad_request, "bad_request",
+                    "Transfer-Encoding must end with chunked (HTTP/1.1 only)");
+    }
+    // Codings before chunked (gzip, ...) are not decoded: the handler would get the coded bytes.
+    if (const auto te = h[http::field::transfer_encoding]; !beast::iequals(te, "chunked")) {
+      return reject(&x, http::status::not_implemented, "not_implemented",
+                    "unsupported transfer coding: " + std::string(te));
+    }
+  }
 
   const bool has_body =
       header_parser_->chunked() || header_parser_->content_length().value_or(0) > 0;
@@ -389,6 +402,11 @@ void http_session::reject(exchange* x, http::status status, std::string_view err
     x->parsed = std::chrono::steady_clock::now();
     x->method_text = "-";
     x->target = "-";
+    // A HEAD answer has no body (RFC 9110 §9.3.2), even when the header never completed: the
+    // method is known once the request line is parsed, or from the bytes before that.
+    const auto data = buffer_.cdata();
+    const std::string_view raw(static_cast<const char*>(data.data()), data.size());
+    x->head = (header_parser_ && header_parser_->get().method() == http::verb::head) || raw.starts_with("HEAD ");
   }
   if (!keep_connection) {
     x->keep_alive = false;

@@ -1,4 +1,4 @@
-// Limits and errors: 400/404/405/413/414/417/431, each with a JSON body.
+// Limits and errors: 400/404/405/413/414/417/431/501/505, each with a JSON body.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -149,4 +149,46 @@ TEST_CASE("an HTTP version other than 1.0/1.1 gets 505", "[integration][limits]"
   const auto res = c.read();
   CHECK(res.result_int() == 505);
   CHECK(json_error(res.body()) == "http_version_not_supported");
+}
+
+TEST_CASE("a Transfer-Encoding other than chunked is refused, its body never served as a request",
+          "[integration][limits]") {
+  running_nodus n;
+  const char* const refused[][3] = {
+      // Read as bodiless, the body (a GET here) would be parsed as the next request.
+      {"HTTP/1.1", "identity", "400"},
+      {"HTTP/1.1", "chunked, identity", "400"},  // RFC 9112 §6.3: chunked not last: 400, close
+      // With a well-formed chunked body: the framing is understood, the request still refused.
+      {"HTTP/1.0", "chunked", "400"},        // RFC 9112 §6.1: faulty framing in HTTP/1.0
+      {"HTTP/1.1", "gzip, chunked", "501"},  // gzip would not be decoded
+  };
+  for (const auto& [version, coding, status] : refused) {
+    INFO(version << " Transfer-Encoding: " << coding);
+    const bool chunked = std::string_view(coding).ends_with("chunked");
+    http_client c(n.port);
+    REQUIRE(!c.write(std::string("POST /hash ") + version + "\r\nHost: t\r\nTransfer-Encoding: " + coding +
+                     "\r\n\r\n" + (chunked ? "3\r\nabc\r\n0\r\n\r\n" : "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")));
+    const auto res = c.read();
+    CHECK(std::to_string(res.result_int()) == status);
+    CHECK(json_error(res.body()) == (res.result_int() == 501 ? "not_implemented" : "bad_request"));
+    const auto rest = c.read_until_closed(5s);
+    CHECK(rest.closed);
+    CHECK(rest.data.empty());  // nothing more: no answer to a request inside the body
+  }
+}
+
+TEST_CASE("a HEAD refused before its header completed gets no body", "[integration][limits]") {
+  running_nodus n(small_limits);
+  using namespace std::string_literals;  // the second holds a NUL
+  for (const std::string& request : {"HEAD /" + std::string(5000, 'x') + " HTTP/1.1\r\nHost: t\r\n\r\n",
+                                     "HEAD /he\0llo HTTP/1.1\r\nHost: t\r\n\r\n"s}) {
+    http_client c(n.port);
+    REQUIRE(!c.write(request));
+    const auto res = c.read(true);
+    CHECK(res.result_int() >= 400);
+    CHECK(res[http::field::content_type] == "application/json");
+    const auto rest = c.read_until_closed(5s);
+    CHECK(rest.closed);
+    CHECK(rest.data.empty());  // the error body would come here
+  }
 }
