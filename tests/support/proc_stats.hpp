@@ -1,6 +1,6 @@
 #pragma once
-// What /proc says about this test process and its threads (Linux), for tests that count
-// wake-ups or descriptors rather than time.
+// What /proc says about this test process and its threads, or a server it runs (Linux), for
+// tests that count wake-ups or descriptors rather than time.
 #include <sys/types.h>
 
 #include <catch2/catch.hpp>
@@ -13,10 +13,10 @@
 
 namespace nodus::test {
 
-// Descriptors this process has open.
-inline std::size_t open_fds() {
+// Descriptors process `pid` ("self": this one) has open.
+inline std::size_t open_fds(const std::string& pid = "self") {
   std::size_t n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + pid + "/fd")) ++n;
   return n;
 }
 
