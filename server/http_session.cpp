@@ -159,11 +159,11 @@ void http_session::do_read_once() {
   if (phase_ == phase::idle) {
     if (!accepting_requests_) return;
     if (count_ >= owner_.options().max_pipeline) return;  // resumed by on_write
-    if (buffer_.size() > 0) {  // a pipelined request is already buffered
+    if (request_buffered()) {  // a pipelined request is already buffered
       begin_request();
       return parse();
     }
-    if (count_ == 0) enter_idle();
+    if (count_ == 0 && idle_since_ == time_point{}) enter_idle();  // empty lines keep the deadline
   }
   reading_ = true;
   const std::size_t want = phase_ == phase::stream ? stream_chunk_bytes : read_chunk_bytes;
@@ -190,12 +190,27 @@ void http_session::on_read(error_code ec, std::size_t bytes) {
       buffer_.consume(buffer_.size());  // draining: requests after the last one are dropped
       return;
     }
+    if (!request_buffered()) return do_read();
     begin_request();
   }
   parse();
 }
 
+// RFC 9112 §2.2: empty lines before a request line are ignored (as Node's parser does), such as
+// the CRLF some clients send after a POST body. Drops them; whether a request has begun. A
+// lone CR waits for its LF.
+bool http_session::request_buffered() {
+  const auto data = buffer_.cdata();
+  const std::string_view s(static_cast<const char*>(data.data()), data.size());
+  std::size_t n = 0;
+  while (n < s.size() && (s[n] == '\n' || s.substr(n, 2) == "\r\n")) n += s[n] == '\r' ? 2 : 1;
+  const bool begun = s.size() - n > 1 || (s.size() - n == 1 && s[n] != '\r');
+  buffer_.consume(n);
+  return begun;
+}
+
 void http_session::begin_request() {
+  idle_since_ = {};
   phase_ = phase::header;
   request_start_ = loop_.now();
   watch(request_start_ + owner_.options().request_timeout);

@@ -94,6 +94,7 @@ class http_session final
   void do_read();
   void do_read_once();
   void on_read(boost::system::error_code ec, std::size_t bytes);
+  bool request_buffered();
   void begin_request();
   void parse();
   void on_header();
@@ -217,7 +218,7 @@ class http_session final
   boost::asio::steady_timer timer_;
   bool timer_armed_ = false;
   time_point timer_expiry_{};
-  time_point idle_since_{};
+  time_point idle_since_{};  // {} while a request is under way
   time_point request_start_{};
   time_point write_start_{};
   time_point linger_deadline_{};

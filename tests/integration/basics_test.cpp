@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <thread>
 
 #include "tests/integration/test_support.hpp"
 
@@ -69,6 +70,22 @@ TEST_CASE("keep-alive: one connection serves several requests", "[integration]")
   // curl reuses its connection for a second URL only when the server kept it open.
   const auto r = curl("-v " + url(n.port, "/hello") + " " + url(n.port, "/health"));
   CHECK(r.out.find("Re-using existing connection") != std::string::npos);
+}
+
+TEST_CASE("empty lines before a request line are ignored (RFC 9112 section 2.2)", "[integration]") {
+  running_nodus n;
+  http_client c(n.port);
+  // Before the first request; after a POST body, as some clients send; a CRLF split across writes.
+  REQUIRE(!c.write("\r\n\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  CHECK(c.read().body() == "Hello, World!");
+  REQUIRE(!c.write("POST /hash?alg=md5 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc\r\n"
+                   "GET /health HTTP/1.1\r\nHost: t\r\n\r\n"));
+  CHECK(c.read().body() == R"({"alg":"md5","digest":"900150983cd24fb0d6963f7d28e17f72","bytes":3})" "\n");
+  CHECK(c.read().body() == R"({"status":"ok"})");
+  REQUIRE(!c.write("\r"));
+  std::this_thread::sleep_for(50ms);
+  REQUIRE(!c.write("\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  CHECK(c.read().body() == "Hello, World!");
 }
 
 TEST_CASE("pipelined requests are answered in order", "[integration]") {

@@ -401,6 +401,9 @@ struct sent_requests {
 sent_requests parse_requests(std::string_view bytes) {
   std::vector<sent_request> out;
   while (!bytes.empty()) {
+    // Empty lines before a request line are ignored (RFC 9112 section 2.2), as the server does.
+    while (bytes.starts_with("\r\n") || bytes.starts_with("\n")) bytes.remove_prefix(bytes[0] == '\r' ? 2 : 1);
+    if (bytes.empty()) break;
     const std::string_view before = bytes;
     http::request_parser<http::string_body> p;
     p.header_limit(1u << 20);  // laxer than the server: a request it accepts, the oracle accepts

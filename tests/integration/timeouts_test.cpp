@@ -36,6 +36,19 @@ TEST_CASE("a connection that never sends a byte is closed after --idle-timeout",
   CHECK(seconds_since(t0) >= 0.4);
 }
 
+TEST_CASE("empty lines do not keep an idle connection open", "[integration][timeouts]") {
+  running_nodus n{"--idle-timeout", "0.5", "--request-timeout", "30"};
+  http_client c(n.port);
+  CHECK(c.get("/hello").result_int() == 200);
+  // A CRLF every 100 ms: ignored as a request's prelude, it is no request and no activity.
+  const auto t0 = clock_type::now();
+  while (!c.write("\r\n") && seconds_since(t0) < 5.0) std::this_thread::sleep_for(100ms);
+  const auto r = c.read_until_closed(10s);
+  CHECK(r.closed);
+  CHECK(r.data.empty());  // closed silently, as any idle connection
+  CHECK(seconds_since(t0) < 2.0);
+}
+
 TEST_CASE("a busy connection is not closed by the idle timeout", "[integration][timeouts]") {
   running_nodus n{"--idle-timeout", "0.5", "--request-timeout", "30"};
   http_client c(n.port);
