@@ -6,6 +6,7 @@
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -41,6 +42,39 @@ bool is_other_http_version(std::string_view raw) {
   const std::string_view v = line.substr(line.size() - 8);
   const auto digit = [](char c) { return c >= '0' && c <= '9'; };
   return v.starts_with("HTTP/") && digit(v[5]) && v[6] == '.' && digit(v[7]);
+}
+// RFC 9112 §6.1/§6.3, over every Transfer-Encoding field and list element (`chunked,` is
+// `chunked`). Beast reads a request whose codings do not end in chunked as bodiless, so its
+// body would be served as the next request: 400 (and close), as for chunked twice or in
+// HTTP/1.0. Codings besides chunked (gzip, ...) would reach the handler undecoded: 501.
+struct framing_error {
+  http::status status;
+  std::string_view error;
+  std::string detail;
+};
+std::optional<framing_error> check_transfer_encoding(const http::request_parser<http::empty_body>& p) {
+  const auto& h = p.get();
+  const auto [first, last] = h.equal_range(http::field::transfer_encoding);
+  if (first == last) return std::nullopt;
+  int chunked = 0;
+  std::string others;
+  for (auto f = first; f != last; ++f) {
+    for (const auto& coding : http::token_list{f->value()}) {
+      if (beast::iequals(coding, "chunked")) {
+        ++chunked;
+      } else {
+        others.append(others.empty() ? "" : ", ").append(coding);
+      }
+    }
+  }
+  if (!p.chunked() || chunked != 1 || h.version() < 11) {
+    return framing_error{http::status::bad_request, "bad_request",
+                         "Transfer-Encoding must end with chunked, once (HTTP/1.1 only)"};
+  }
+  if (!others.empty()) {
+    return framing_error{http::status::not_implemented, "not_implemented", "unsupported transfer coding: " + others};
+  }
+  return std::nullopt;
 }
 // A buffer sequence over write_buffers_ that copies as two pointers (async_write keeps a
 // copy of its buffer sequence; a vector would be copied, with an allocation, per write).
@@ -269,19 +303,7 @@ void http_session::on_header() {
   }
   const std::string_view path = target_path(target);
   if (path.empty()) return reject(&x, http::status::bad_request, "bad_request", "bad request target");
-  if (h.find(http::field::transfer_encoding) != h.end()) {
-    // RFC 9112 §6.1/§6.3: without chunked last (or in HTTP/1.0) the body's length is unknown.
-    // Beast reads such a request as bodiless, so its body would be served as the next request.
-    if (!header_parser_->chunked() || h.version() < 11) {
-      return reject(&x, http::status::bad_request, "bad_request",
-                    "Transfer-Encoding must end with chunked (HTTP/1.1 only)");
-    }
-    // Codings before chunked (gzip, ...) are not decoded: the handler would get the coded bytes.
-    if (const auto te = h[http::field::transfer_encoding]; !beast::iequals(te, "chunked")) {
-      return reject(&x, http::status::not_implemented, "not_implemented",
-                    "unsupported transfer coding: " + std::string(te));
-    }
-  }
+  if (auto e = check_transfer_encoding(*header_parser_)) return reject(&x, e->status, e->error, e->detail);
 
   const bool has_body =
       header_parser_->chunked() || header_parser_->content_length().value_or(0) > 0;
@@ -418,10 +440,13 @@ void http_session::reject(exchange* x, http::status status, std::string_view err
     x->method_text = "-";
     x->target = "-";
     // A HEAD answer has no body (RFC 9110 §9.3.2), even when the header never completed: the
-    // method is known once the request line is parsed, or from the bytes before that.
+    // method is known once the request line is parsed (the buffer then starts at a field), or
+    // from the buffered bytes before that (Beast consumes none of an incomplete request line).
+    std::string_view method;
+    if (header_parser_) method = header_parser_->get().method_string();
     const auto data = buffer_.cdata();
     const std::string_view raw(static_cast<const char*>(data.data()), data.size());
-    x->head = (header_parser_ && header_parser_->get().method() == http::verb::head) || raw.starts_with("HEAD ");
+    x->head = method.empty() ? raw.starts_with("HEAD ") : method == "HEAD";
   }
   if (!keep_connection) {
     x->keep_alive = false;

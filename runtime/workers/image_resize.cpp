@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "runtime/workers/vips_runtime.hpp"
@@ -146,7 +147,7 @@ std::string encode(VImage img, const resize_params& p) {
 std::string size_text(std::uint64_t w, std::uint64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
 // Before any pixel is decoded: the output must be within the pixel budget and the output
-// format's side limit, and the resize before a crop within libvips's coordinate limit. An
+// format's side limit, and the resize (before a crop) within what libvips can resize to. An
 // input of extreme aspect asked for a width would otherwise mean millions of rows: 1x4000 to
 // width 2000 is 2000x8000000, minutes of one worker's time (and a JPEG or WebP that fails only
 // after decoding).
@@ -157,9 +158,12 @@ std::optional<image_error> check_output(unsigned in_w, unsigned in_h, image_size
                       "resizing " + size_text(in_w, in_h) + " (fit=" + std::string(image_fit_name(p.fit)) +
                           ") gives " + size_text(out.width, out.height) + ", " + std::move(why));
   };
-  const auto max_coord = std::uint64_t(vips_max_coord_get());
+  // Upscaling runs through affine, whose output coordinates are fixed point (INT_MAX / 64,
+  // ~33.5M; its window needs a little more), below libvips's image size limit (100M).
+  constexpr std::uint64_t affine_limit = std::numeric_limits<int>::max() / VIPS_TRANSFORM_SCALE - 1024;
+  const std::uint64_t max_coord = std::min<std::uint64_t>(vips_max_coord_get(), affine_limit);
   if (std::max(target.width, target.height) > max_coord)
-    return refuse("via " + size_text(target.width, target.height) + ", over libvips's limit of " +
+    return refuse("via " + size_text(target.width, target.height) + ", over libvips's resize limit of " +
                   std::to_string(max_coord) + " pixels a side");
   static constexpr std::array<std::uint64_t, 3> max_side{65500, 0, 16383};  // libjpeg's and libwebp's; PNG: none
   const std::uint64_t side = max_side[static_cast<std::size_t>(p.format)];

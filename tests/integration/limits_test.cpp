@@ -159,8 +159,10 @@ TEST_CASE("a Transfer-Encoding other than chunked is refused, its body never ser
       {"HTTP/1.1", "identity", "400"},
       {"HTTP/1.1", "chunked, identity", "400"},  // RFC 9112 §6.3: chunked not last: 400, close
       // With a well-formed chunked body: the framing is understood, the request still refused.
-      {"HTTP/1.0", "chunked", "400"},        // RFC 9112 §6.1: faulty framing in HTTP/1.0
-      {"HTTP/1.1", "gzip, chunked", "501"},  // gzip would not be decoded
+      {"HTTP/1.0", "chunked", "400"},                        // RFC 9112 §6.1: faulty framing in HTTP/1.0
+      {"HTTP/1.1", "chunked, gzip\r\nTransfer-Encoding: chunked", "400"},  // chunked twice
+      {"HTTP/1.1", "gzip, chunked", "501"},                  // gzip would not be decoded
+      {"HTTP/1.1", "gzip\r\nTransfer-Encoding: chunked", "501"},  // the same in two fields
   };
   for (const auto& [version, coding, status] : refused) {
     INFO(version << " Transfer-Encoding: " << coding);
@@ -174,6 +176,16 @@ TEST_CASE("a Transfer-Encoding other than chunked is refused, its body never ser
     const auto rest = c.read_until_closed(5s);
     CHECK(rest.closed);
     CHECK(rest.data.empty());  // nothing more: no answer to a request inside the body
+  }
+  // The same list in other spellings (RFC 9110 §5.6.1: empty elements do not count).
+  for (const char* coding : {"chunked,", ", chunked", "CHUNKED"}) {
+    INFO("Transfer-Encoding: " << coding);
+    http_client c(n.port);
+    REQUIRE(!c.write(std::string("POST /hash?alg=md5 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: ") + coding +
+                     "\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+    const auto res = c.read();
+    CHECK(res.result_int() == 200);
+    CHECK(res.body().find("900150983cd24fb0d6963f7d28e17f72") != std::string::npos);
   }
 }
 
@@ -191,4 +203,10 @@ TEST_CASE("a HEAD refused before its header completed gets no body", "[integrati
     CHECK(rest.closed);
     CHECK(rest.data.empty());  // the error body would come here
   }
+  // A GET whose bad header field starts with "HEAD ": still a GET, its 400 has a body.
+  http_client c(n.port);
+  REQUIRE(!c.write("GET /hello HTTP/1.1\r\nHost: t\r\nHEAD / HTTP/1.1\r\n\r\n"));
+  const auto res = c.read();
+  CHECK(res.result_int() == 400);
+  CHECK(json_error(res.body()) == "bad_request");
 }

@@ -379,13 +379,19 @@ TEST_CASE("image_resize: outputs over the limits → 422 before decoding") {
   CHECK(resize(make_test_file(100, 100, ".png"), {.width = 200, .format = w::image_format::png},
                {.max_input_pixels = 40'000})
             .ok());
-  // Declared 1 x 9000000 (libvips reads headers up to 10000000 a side): cover's resize before
-  // the crop, and a one-sided width, would need more rows than libvips addresses (and more
-  // than 32 bits can count).
+  // cover's resize before the crop, though the output is small: a valid 1x9000 strip covering
+  // 5000x1 is resized to 5000x45000000 first, more rows than libvips's affine can address.
+  refused(resize(make_test_file(1, 9000, ".png"), {.width = 5000, .height = 1, .format = w::image_format::png}),
+          "via 5000x45000000, over libvips's resize limit of 33553407 pixels a side");
+  const auto inside_limit = resize(strip, {.width = 8000, .height = 1, .format = w::image_format::png});  // 8000x32M
+  REQUIRE(inside_limit.ok());
+  CHECK(decode(inside_limit.image->bytes).width == 8000);
+  // Declared 1 x 9000000 (libvips reads headers up to 100000000 a side): cover's resize, and a
+  // one-sided width, would need more rows than 32 bits can count.
   const std::string tall = png_declaring(make_test_file(4, 4, ".png"), 1, 9'000'000);
-  refused(resize(tall, {.width = 100, .height = 100}), "via 100x900000000, over libvips's limit");
+  refused(resize(tall, {.width = 100, .height = 100}), "via 100x900000000, over libvips's resize limit");
   refused(resize(tall, {.width = 16383, .format = w::image_format::png}), "16383x147447000000");
-  // Past that limit the header itself is refused, with libvips giving no reason of its own.
+  // Past libvips's limit the header itself is refused, libvips giving no reason of its own.
   const auto r_huge = resize(png_declaring(make_test_file(4, 4, ".png"), 1, 200'000'000), {.width = 100});
   require_error(r_huge, w::image_error_kind::corrupt, 422);
   CHECK(r_huge.error.detail == "cannot read the image header");
