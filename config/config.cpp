@@ -60,7 +60,7 @@ void add_options(CLI::App& app, config& c, std::vector<seconds_option>& seconds)
   app.add_option("--root", c.root, "Directory served under / and /files/");
   app.add_option("--max-body", c.max_body, "Largest request body (bytes; k/m/g suffixes)")
       ->transform(size);
-  app.add_option("--max-header", c.max_header, "Largest request header block (bytes)")
+  app.add_option("--max-header", c.max_header, "Largest request header block, and chunk size line or trailer (bytes)")
       ->transform(size)->check(CLI::Range(1024u, 1u << 20));
   app.add_option("--max-uri", c.max_uri, "Longest request target (bytes)")
       ->transform(size)->check(CLI::Range(16u, 1u << 20));

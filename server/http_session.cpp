@@ -272,7 +272,10 @@ void http_session::parse() {
     while (!p.is_done()) {
       if (buffer_.size() == 0) return do_read();
       buffer_.consume(p.put(buffer_.data(), ec));
-      if (ec == http::error::need_more) return do_read();
+      if (ec == http::error::need_more) {
+        if (framing_line_too_long()) return on_parse_error(http::error::header_limit);
+        return do_read();
+      }
       if (ec) return on_parse_error(ec);
     }
     return on_body();
@@ -375,9 +378,22 @@ void http_session::on_body() {
   do_read();
 }
 
+// Beast bounds neither a chunk's size line (its extensions) nor the trailer: it waits for the
+// line's end while the bytes pile up in buffer_. Once the parser wants more but what is left
+// unparsed exceeds --max-header, the line is too long (Node answers 413 past 16 KiB of
+// extensions). Body bytes never stay in buffer_ while the parser wants more.
+bool http_session::framing_line_too_long() const { return buffer_.size() > owner_.options().max_header; }
+
+void http_session::reject_framing_line(exchange* x) {
+  reject(x, http::status::payload_too_large, "chunk_line_too_large",
+         "a chunk size line or the trailer exceeds " + std::to_string(owner_.options().max_header) +
+             " bytes (--max-header)");
+}
+
 void http_session::on_parse_error(error_code ec) {
   const server_options& opt = owner_.options();
   exchange* x = phase_ == phase::header ? nullptr : &back();
+  if (ec == http::error::header_limit && x != nullptr) return reject_framing_line(x);
   const auto data = buffer_.cdata();
   const std::string_view raw(static_cast<const char*>(data.data()), data.size());
   if (ec == http::error::header_limit) {
@@ -599,6 +615,7 @@ void http_session::pump_body() {
     buffer_.consume(used);
     const std::size_t n = out.size() - b.size;
     if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::need_more && framing_line_too_long()) return on_stream_error(http::error::header_limit);
     if (ec && ec != http::error::need_more) return on_stream_error(ec);
     if (take_body_bytes(n)) return;
     if (ec == http::error::need_more || used == 0) break;
@@ -754,6 +771,8 @@ void http_session::on_stream_error(error_code ec) {
     if (ec == http::error::body_limit) {
       reject(x, http::status::payload_too_large, "payload_too_large",
              "request body exceeds " + std::to_string(body_limit(*x->route_ptr)) + " bytes");
+    } else if (ec == http::error::header_limit) {
+      reject_framing_line(x);
     } else {
       reject(x, http::status::bad_request, "bad_request", "malformed request body: " + ec.message());
     }

@@ -100,6 +100,8 @@ class http_session final
   void on_header();
   void on_body();
   void on_parse_error(boost::system::error_code ec);
+  bool framing_line_too_long() const;
+  void reject_framing_line(exchange* x);
   void on_peer_eof();
   void dispatch(exchange& x, body_reader* body = nullptr);
   std::uint64_t body_limit(const route& r) const noexcept;
