@@ -241,7 +241,7 @@ resize_result resize_image(std::span<const std::uint8_t> input, const resize_par
     // Decompression bombs: refused on the declared size, before any pixel is decoded.
     if (std::uint64_t(in_w) * in_h > limits.max_input_pixels)
       return failure(make_error(image_error_kind::too_many_pixels, "too_many_pixels",
-                                std::to_string(in_w) + "x" + std::to_string(in_h) + " is over the limit of " +
+                                size_text(in_w, in_h) + " is over the limit of " +
                                     std::to_string(limits.max_input_pixels) + " pixels"));
 
     const image_size target = resize_target(in_w, in_h, p);
