@@ -273,7 +273,7 @@ void http_session::parse() {
       if (buffer_.size() == 0) return do_read();
       buffer_.consume(p.put(buffer_.data(), ec));
       if (ec == http::error::need_more) {
-        if (framing_line_too_long()) return on_parse_error(http::error::header_limit);
+        if (const error_code stall = stalled_framing()) return on_parse_error(stall);
         return do_read();
       }
       if (ec) return on_parse_error(ec);
@@ -378,11 +378,22 @@ void http_session::on_body() {
   do_read();
 }
 
-// Beast bounds neither a chunk's size line (its extensions) nor the trailer: it waits for the
-// line's end while the bytes pile up in buffer_. Once the parser wants more but what is left
-// unparsed exceeds --max-header, the line is too long (Node answers 413 past 16 KiB of
-// extensions). Body bytes never stay in buffer_ while the parser wants more.
-bool http_session::framing_line_too_long() const { return buffer_.size() > owner_.options().max_header; }
+// Whether chunked framing can no longer complete. While the parser wants more, what it left
+// in buffer_ is a chunk's size line or the trailer (body bytes never stay there). Beast bounds
+// neither, and ends their lines only at CRLF (in a head it refuses a bare LF itself):
+// - over --max-header unparsed: header_limit, the line is too long (413; Node answers 413
+//   past 16 KiB of extensions);
+// - a line ended by a bare LF: bad_line_ending (400) at once, as Node's parser answers.
+//   Beast takes the LF for an ordinary byte and would wait for the request timeout.
+error_code http_session::stalled_framing() const {
+  if (buffer_.size() > owner_.options().max_header) return http::error::header_limit;
+  const auto data = buffer_.cdata();
+  const std::string_view raw(static_cast<const char*>(data.data()), data.size());
+  for (std::size_t lf = raw.find('\n'); lf != std::string_view::npos; lf = raw.find('\n', lf + 1)) {
+    if (lf == 0 || raw[lf - 1] != '\r') return http::error::bad_line_ending;
+  }
+  return {};
+}
 
 void http_session::reject_framing_line(exchange* x) {
   reject(x, http::status::payload_too_large, "chunk_line_too_large",
@@ -615,7 +626,9 @@ void http_session::pump_body() {
     buffer_.consume(used);
     const std::size_t n = out.size() - b.size;
     if (ec == http::error::need_buffer) ec = {};
-    if (ec == http::error::need_more && framing_line_too_long()) return on_stream_error(http::error::header_limit);
+    if (ec == http::error::need_more) {
+      if (const error_code stall = stalled_framing()) return on_stream_error(stall);
+    }
     if (ec && ec != http::error::need_more) return on_stream_error(ec);
     if (take_body_bytes(n)) return;
     if (ec == http::error::need_more || used == 0) break;

@@ -100,7 +100,7 @@ class http_session final
   void on_header();
   void on_body();
   void on_parse_error(boost::system::error_code ec);
-  bool framing_line_too_long() const;
+  boost::system::error_code stalled_framing() const;
   void reject_framing_line(exchange* x);
   void on_peer_eof();
   void dispatch(exchange& x, body_reader* body = nullptr);
