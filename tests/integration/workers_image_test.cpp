@@ -3,16 +3,16 @@
 // their format and dimensions.
 #include <catch2/catch.hpp>
 
-#include <zlib.h>
-
 #include <tuple>
 
 #include "runtime/workers/vips_runtime.hpp"
 #include "tests/integration/workers_support.hpp"
 #include "tests/runtime/workers/test_images.hpp"
+#include "tests/support/png_header.hpp"
 
 using namespace nodus::testing;
 using nodus::test::make_test_file;
+using nodus::test::png_declaring;
 
 namespace {
 
@@ -50,18 +50,6 @@ void check_error(const http_response& res, unsigned status, std::string_view err
   const auto e = json_error(res.body());
   CHECK_FALSE(e.empty());
   if (!error.empty()) CHECK(e == error);
-}
-
-// A PNG whose IHDR declares wd x ht (CRC fixed up): a decompression bomb of a few hundred bytes.
-std::string png_declaring(std::string png, std::uint32_t wd, std::uint32_t ht) {
-  REQUIRE(png.substr(12, 4) == "IHDR");
-  for (int i = 0; i < 4; ++i) {
-    png[16 + i] = static_cast<char>(wd >> (24 - 8 * i));
-    png[20 + i] = static_cast<char>(ht >> (24 - 8 * i));
-  }
-  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(png.data() + 12), 17);
-  for (int i = 0; i < 4; ++i) png[29 + i] = static_cast<char>(crc >> (24 - 8 * i));
-  return png;
 }
 
 }  // namespace

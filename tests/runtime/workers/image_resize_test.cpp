@@ -5,8 +5,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <zlib.h>
-
 #include <cstdlib>
 #include <random>
 #include <string_view>
@@ -16,6 +14,7 @@
 
 #include "runtime/workers/vips_runtime.hpp"
 #include "tests/runtime/workers/test_images.hpp"
+#include "tests/support/png_header.hpp"
 
 // Under -fsanitize=thread: libvips (a prebuilt, uninstrumented library) synchronises its own
 // threads with glib's futex-based locks, which TSan cannot see, so malloc/free inside it look
@@ -26,6 +25,7 @@ extern "C" const char* __tsan_default_suppressions() {
 
 namespace w = nodus::runtime::workers;
 using nodus::test::make_test_file;
+using nodus::test::png_declaring;
 using vips::VImage;
 
 namespace {
@@ -67,19 +67,6 @@ void require_error(const w::resize_result& r, w::image_error_kind kind, unsigned
 struct vips_ready {
   vips_ready() { REQUIRE(w::init_vips().empty()); }
 };
-
-// A PNG's IHDR rewritten to declare w x h (CRC recomputed), the rest left as it was.
-std::string png_declaring(std::string png, std::uint32_t wd, std::uint32_t ht) {
-  // signature (8) + length (4) + "IHDR" (4) + width (4) + height (4)
-  REQUIRE(png.substr(12, 4) == "IHDR");
-  for (int i = 0; i < 4; ++i) {
-    png[16 + i] = static_cast<char>(wd >> (24 - 8 * i));
-    png[20 + i] = static_cast<char>(ht >> (24 - 8 * i));
-  }
-  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(png.data() + 12), 17);
-  for (int i = 0; i < 4; ++i) png[29 + i] = static_cast<char>(crc >> (24 - 8 * i));
-  return png;
-}
 
 // A JPEG's SOF0 rewritten to declare w x h.
 std::string jpeg_declaring(std::string jpg, std::uint16_t wd, std::uint16_t ht) {
