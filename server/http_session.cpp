@@ -262,7 +262,10 @@ void http_session::parse() {
     while (!p.is_header_done()) {
       if (buffer_.size() == 0) return do_read();
       buffer_.consume(p.put(buffer_.data(), ec));
-      if (ec == http::error::need_more) return do_read();
+      if (ec == http::error::need_more) {
+        if (const error_code stall = stalled_framing()) return on_parse_error(stall);
+        return do_read();
+      }
       if (ec) return on_parse_error(ec);
     }
     return on_header();
@@ -378,13 +381,15 @@ void http_session::on_body() {
   do_read();
 }
 
-// Whether chunked framing can no longer complete. While the parser wants more, what it left
-// in buffer_ is a chunk's size line or the trailer (body bytes never stay there). Beast bounds
-// neither, and ends their lines only at CRLF (in a head it refuses a bare LF itself):
-// - over --max-header unparsed: header_limit, the line is too long (413; Node answers 413
-//   past 16 KiB of extensions);
-// - a line ended by a bare LF: bad_line_ending (400) at once, as Node's parser answers.
-//   Beast takes the LF for an ordinary byte and would wait for the request timeout.
+// Whether what the parser waits for can no longer come. While it wants more, what it left in
+// buffer_ is part of a head, a chunk's size line or the trailer (body bytes never stay there),
+// and Beast ends those lines only at CRLF:
+// - over --max-header unparsed: header_limit. A head's parser stops there itself; Beast bounds
+//   neither a chunk line (its extensions) nor the trailer, so this is their limit (413; Node
+//   answers 413 past 16 KiB of extensions).
+// - a line ended by a bare LF: bad_line_ending (400) at once, as Node's parser answers. Beast
+//   refuses one in a head only if the line arrived whole in one read; otherwise, and in chunked
+//   framing always, it takes the LF for an ordinary byte and would wait for the request timeout.
 error_code http_session::stalled_framing() const {
   if (buffer_.size() > owner_.options().max_header) return http::error::header_limit;
   const auto data = buffer_.cdata();
