@@ -9,8 +9,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
-#include <thread>
 #include <vector>
+
+#include "runtime/process/parallelism.hpp"
 
 extern char** environ;
 
@@ -25,11 +26,6 @@ struct seconds_option {
   double seconds;
 };
 
-unsigned default_threads() {
-  const unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
-}
-
 std::string env_name_for(const std::string& long_name) {
   std::string out = env_prefix;
   for (char ch : long_name) out += ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
@@ -43,9 +39,9 @@ void add_options(CLI::App& app, config& c, std::vector<seconds_option>& seconds)
   auto size = CLI::AsSizeValue(false);
   app.add_option("--host", c.host, "Address to listen on");
   app.add_option("--port", c.port, "TCP port (0 = ephemeral)")->check(CLI::Range(0, 65535));
-  app.add_option("--loops", c.loops, "Event-loop threads (0 = number of cores)")
+  app.add_option("--loops", c.loops, "Event-loop threads (0 = the CPUs this process may run on)")
       ->check(CLI::Range(0, 256));
-  app.add_option("--workers", c.workers, "Worker-pool threads (0 = number of cores)")
+  app.add_option("--workers", c.workers, "Worker-pool threads (0 = the CPUs this process may run on)")
       ->check(CLI::Range(0, 256));
   app.add_option("--worker-queue", c.worker_queue, "Bounded worker-pool queue length")
       ->check(CLI::Range(1, 1 << 20));
@@ -182,8 +178,8 @@ parse_result parse(int argc, const char* const* argv) {
   for (const auto& s : seconds) {
     *s.target = std::chrono::milliseconds(std::llround(s.seconds * 1000.0));
   }
-  if (c.loops == 0) c.loops = default_threads();
-  if (c.workers == 0) c.workers = default_threads();
+  if (c.loops == 0) c.loops = runtime::process::available_parallelism();
+  if (c.workers == 0) c.workers = runtime::process::available_parallelism();
   if (c.max_semi_space_mb < c.semi_space_mb) {
     return invalid("nodus: --max-semi-space-size must be >= --semi-space-size");
   }

@@ -11,8 +11,8 @@ struct config {
   // network
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;           // 0 = ephemeral; the listening line shows the real one
-  unsigned loops = 0;                  // event-loop threads; 0 in the struct = resolved to cores
-  unsigned workers = 0;                // worker-pool threads; 0 = cores
+  unsigned loops = 0;                  // event-loop threads; 0 = resolved to available_parallelism()
+  unsigned workers = 0;                // worker-pool threads; 0 = resolved likewise
   std::size_t worker_queue = 1024;     // bounded worker-pool queue
   std::string worker_policy = "idle";  // pool threads' scheduling: "idle" (SCHED_IDLE) or "normal"
   int worker_nice = 10;                // "normal": added to pool threads' nice (loops run first on a shared core)

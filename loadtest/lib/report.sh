@@ -44,8 +44,9 @@ method_info() {
     "rounds of $DURATION runs take the servers in turn (${order%, }), so drift in the" \
     "machine's noise spreads over all of them. Each figure is its column's median over the rounds."
   if [[ $PIN_CPUS == 1 ]]; then
-    echo "- Pinning: every server on CPU $SERVER_CPU (nodus --loops 1, one nginx worker, one" \
-      "Node process), wrk (one thread) on CPU $WRK_CPU."
+    echo "- Pinning: every server on CPU $SERVER_CPU (nodus --loops 1 with its default pool, a" \
+      "thread per CPU it may run on: one; one nginx worker, one Node process), wrk (one" \
+      "thread) on CPU $WRK_CPU."
   else
     echo "- Pinning: off (--no-pin); servers and wrk share all CPUs."
   fi

@@ -29,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/process/parallelism.hpp"
+
 namespace nodus::runtime::workers {
 
 // --- duration_histogram ---------------------------------------------------------------
@@ -321,7 +323,7 @@ bool this_job::should_yield() noexcept {
 namespace {
 unsigned resolve_threads(unsigned n) {
   if (n != 0) return n;
-  return std::max(1u, std::thread::hardware_concurrency());
+  return process::available_parallelism();
 }
 }  // namespace
 

@@ -63,7 +63,7 @@ enum class thread_policy : std::uint8_t {
 };
 
 struct pool_options {
-  unsigned threads = 0;              // 0 = hardware concurrency
+  unsigned threads = 0;              // 0 = process::available_parallelism()
   std::size_t queue_capacity = 1024; // jobs waiting (running ones not counted)
   const loop::clock* clk = nullptr;  // queue-wait and run-time measurements; null = system
   // Added to each pool thread's nice value (Linux: per thread), so that on a core shared with

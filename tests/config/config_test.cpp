@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "runtime/process/parallelism.hpp"
+#include "tests/support/affinity.hpp"
+
 namespace cfg = nodus::config;
 
 namespace {
@@ -87,6 +90,21 @@ TEST_CASE("precedence is defaults < file < env < flags", "[config]") {
   c = expect_config(parse({"--config", file.path.string(), "--port", "3333"}));
   CHECK(c.port == 3333);  // flag beats env
   CHECK(c.loops == 2);
+}
+
+TEST_CASE("loops and workers default to the CPUs nodus may run on", "[config]") {
+  {
+    // Under `taskset -c N` (or a one-CPU cpuset) on a machine with more CPUs: one of each,
+    // not a loop and a pool thread per CPU of the machine contending for that one.
+    const nodus::test::pinned_to_one_cpu pin;
+    const auto c = expect_config(parse({}));
+    CHECK(c.loops == 1);
+    CHECK(c.workers == 1);
+  }
+  const auto c = expect_config(parse({}));
+  CHECK(c.loops == nodus::runtime::process::available_parallelism());
+  CHECK(c.workers == c.loops);
+  CHECK(expect_config(parse({"--workers", "3"})).workers == 3);
 }
 
 TEST_CASE("sizes take units and durations take fractional seconds", "[config]") {

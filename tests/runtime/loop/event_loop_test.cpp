@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/affinity.hpp"
 #include "tests/support/proc_stats.hpp"
 
 using namespace nodus::runtime::loop;
@@ -387,11 +388,7 @@ TEST_CASE("a post wakes the loop once, without the loop then waiting for the pos
   // would sleep a second time per post, on that lock, until the poster ran again.
   cpu_set_t allowed;
   REQUIRE(::sched_getaffinity(0, sizeof allowed, &allowed) == 0);
-  int cpu = 0;
-  while (!CPU_ISSET(cpu, &allowed)) ++cpu;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
+  const cpu_set_t one = nodus::test::first_allowed_cpu();
 
   event_loop loop;
   // A loop with sockets has Asio's reactor; the wake-up under test goes through it.
