@@ -89,8 +89,9 @@ struct file_hash {
 
 // One pool job hashes the file from `offset` (workers::hash_file): to its end while no other
 // job waits for the thread, so a request alone on the pool takes one job and no loop round
-// trip per MiB; else it stops after a 1 MiB step and the rest is queued here, behind the jobs
-// that wait, so a 4 GiB file does not hold a thread others need.
+// trip per MiB; else it stops at the first 1 MiB step past its slice (the pool's yield_slice)
+// and the rest is queued here, behind the jobs that wait, so a 4 GiB file does not hold a
+// thread others need.
 void next_file_job(const std::shared_ptr<file_hash>& st, const workers_env& env,
                    runtime::loop::event_loop& loop, hasher h, std::uint64_t offset) {
   // The fd stays open while `st` lives, and the completion below keeps `st` alive.
@@ -169,8 +170,9 @@ struct batch_queue {
 };
 
 // The drain job: hashes queued batches until none is left (then hands `h` back to the loop)
-// or the pool wants the thread back (this_job::should_yield(): a job waits, the client is
-// gone), after at least one batch, leaving `draining` set for the loop to queue the rest.
+// or the pool wants the thread back (this_job::should_yield(): a job waits and this one has
+// run its slice, or the client is gone), after at least one batch, leaving `draining` set for
+// the loop to queue the rest.
 struct drain_result {
   bool yielded = false;  // for the reader: the completion decides from the queue itself
 };

@@ -80,8 +80,8 @@ struct queued_job {
 
 class pool_core {
  public:
-  pool_core(unsigned threads, std::size_t capacity, const loop::clock& clk)
-      : thread_count_(threads), capacity_(capacity), clk_(clk) {
+  pool_core(unsigned threads, std::size_t capacity, const loop::clock& clk, loop::duration yield_slice)
+      : thread_count_(threads), capacity_(capacity), clk_(clk), yield_slice_(yield_slice) {
     stats_.threads = threads;
     stats_.queue_capacity = capacity;
   }
@@ -185,16 +185,18 @@ class pool_core {
     for (auto& t : threads_) t.join();
   }
 
-  // this_job::should_yield() for `job`, a job of this pool's running on the calling thread.
-  bool should_yield(const job_state& job) const noexcept {
-    return waiting_.load(std::memory_order_relaxed) > 0 || stopping_.load(std::memory_order_relaxed) ||
-           job.cancel_requested.load(std::memory_order_relaxed);
+  // this_job::should_yield() for `job`, a job of this pool's running on the calling thread
+  // since `started`.
+  bool should_yield(const job_state& job, loop::time_point started) const noexcept {
+    if (stopping_.load(std::memory_order_relaxed) || job.cancel_requested.load(std::memory_order_relaxed)) return true;
+    return waiting_.load(std::memory_order_relaxed) > 0 && clk_.now() - started >= yield_slice_;
   }
 
   // The job running on this thread, for this_job::should_yield(); empty between jobs.
   struct running_job {
     const pool_core* core = nullptr;
     const job_state* state = nullptr;
+    loop::time_point started{};
   };
   static thread_local running_job current_job;
 
@@ -256,7 +258,7 @@ class pool_core {
 
       std::string error;
       bool threw = false;
-      current_job = {this, job.state.get()};
+      current_job = {this, job.state.get(), started};
       try {
         job.task->run();
       } catch (const std::exception& e) {
@@ -298,6 +300,7 @@ class pool_core {
   const unsigned thread_count_;
   const std::size_t capacity_;
   const loop::clock& clk_;
+  const loop::duration yield_slice_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::condition_variable ready_cv_;  // start(): threads that have applied their policy
@@ -315,7 +318,7 @@ thread_local pool_core::running_job pool_core::current_job;
 
 bool this_job::should_yield() noexcept {
   const auto& job = detail::pool_core::current_job;
-  return job.core != nullptr && job.core->should_yield(*job.state);
+  return job.core != nullptr && job.core->should_yield(*job.state, job.started);
 }
 
 // --- worker_pool ------------------------------------------------------------------------
@@ -330,7 +333,7 @@ unsigned resolve_threads(unsigned n) {
 worker_pool::worker_pool(pool_options options) {
   const unsigned n = resolve_threads(options.threads);
   const loop::clock& clk = options.clk != nullptr ? *options.clk : loop::system_clock();
-  core_ = std::make_shared<detail::pool_core>(n, options.queue_capacity, clk);
+  core_ = std::make_shared<detail::pool_core>(n, options.queue_capacity, clk, options.yield_slice);
   core_->start(n, options.nice_increment, options.policy, options.thread_name);
 }
 

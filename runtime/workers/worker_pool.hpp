@@ -15,8 +15,8 @@
 //  - stop() (and the destructor) cancels queued jobs, lets running ones finish, joins. Stop
 //    the pool before the loops its completions are posted to are destroyed.
 //  - A long job may check this_job::should_yield() between pieces of its work and return
-//    early with its state, for the submitter to queue the rest: it holds a thread only while
-//    no other job waits for one, and pays no loop round trip per piece while none does.
+//    early with its state, for the submitter to queue the rest: it holds a thread for at most
+//    a slice (yield_slice) while another job waits, and pays no loop round trip per piece.
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -66,6 +66,10 @@ struct pool_options {
   unsigned threads = 0;              // 0 = process::available_parallelism()
   std::size_t queue_capacity = 1024; // jobs waiting (running ones not counted)
   const loop::clock* clk = nullptr;  // queue-wait and run-time measurements; null = system
+  // this_job::should_yield() hands a thread to a waiting job only once the running job has run
+  // this long: a time slice, as a scheduler's, so jobs that share a thread take turns in
+  // slices rather than piece by piece (each turn costs the submitter a loop round trip).
+  loop::duration yield_slice = std::chrono::milliseconds(4);
   // Added to each pool thread's nice value (Linux: per thread), so that on a core shared with
   // an event loop the scheduler lets the loop run as soon as it has work: CPU jobs then take
   // what the loops leave instead of delaying their I/O callbacks. 0 = the loops' priority.
@@ -78,8 +82,8 @@ struct pool_options {
 
 namespace this_job {
 // On a pool thread inside a job: true when the job should return soon — another job waits
-// for a thread, the job's cancel was requested (its client is gone) or the pool is stopping.
-// False outside a job. Lock-free (relaxed loads): a hint, checked between pieces of work.
+// for a thread and this one has run for pool_options::yield_slice, the job's cancel was
+// requested (its client is gone) or the pool is stopping. False outside a job. Lock-free (relaxed loads): a hint, checked between pieces of work.
 bool should_yield() noexcept;
 }  // namespace this_job
 

@@ -127,8 +127,8 @@ TEST_CASE("POST /hash: pipelined uploads answer in order", "[hash]") {
   }
 }
 
-// With one pool thread the uploads' drain jobs take turns (each yields after a batch to the
-// jobs that wait); with two they also run side by side.
+// With one pool thread the uploads' drain jobs take turns (each yields to the jobs that wait
+// once it has run its slice); with two they also run side by side.
 TEST_CASE("POST /hash: concurrent uploads on several connections", "[hash]") {
   const std::string workers = GENERATE("1", "2");
   INFO("--workers " << workers);

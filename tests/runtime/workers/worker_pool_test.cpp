@@ -421,6 +421,31 @@ TEST_CASE("worker_pool: this_job::should_yield() turns true when another job wai
   CHECK(second_ran);
 }
 
+TEST_CASE("worker_pool: a job is asked to yield to a waiting one only after its slice") {
+  // A lower bound, not a timing measurement: should_yield() cannot be true sooner.
+  inbox in;
+  w::worker_pool pool({.threads = 1, .queue_capacity = 4, .yield_slice = 50ms});
+  std::promise<void> waiting;
+  std::optional<w::job_outcome<std::chrono::nanoseconds>> first;
+  const auto start = std::chrono::steady_clock::now();  // the slice starts after this
+  pool.submit(w::job_kind::hash,
+              [f = waiting.get_future().share(), start] {
+                f.wait();  // the second job is queued from here on
+                const auto deadline = start + 30s;
+                while (!w::this_job::should_yield() && std::chrono::steady_clock::now() < deadline) {
+                  std::this_thread::yield();
+                }
+                return std::chrono::nanoseconds(std::chrono::steady_clock::now() - start);
+              },
+              [&](w::job_outcome<std::chrono::nanoseconds> o) { first = std::move(o); }, in.poster());
+  pool.submit(w::job_kind::hash, [] { return 1; }, [](w::job_outcome<int>) {}, in.poster());
+  waiting.set_value();
+  REQUIRE(in.run(2));
+  REQUIRE(first);
+  CHECK(*first->value >= 50ms);
+  CHECK(*first->value < 30s);  // it was asked, not timed out
+}
+
 TEST_CASE("worker_pool: this_job::should_yield() turns true when the running job is cancelled") {
   inbox in;
   w::worker_pool pool({.threads = 2, .queue_capacity = 4});
