@@ -83,7 +83,8 @@ struct pool_options {
 namespace this_job {
 // On a pool thread inside a job: true when the job should return soon — another job waits
 // for a thread and this one has run for pool_options::yield_slice, the job's cancel was
-// requested (its client is gone) or the pool is stopping. False outside a job. Lock-free (relaxed loads): a hint, checked between pieces of work.
+// requested (its client is gone) or the pool is stopping. False outside a job. Lock-free
+// (relaxed loads): a hint, checked between pieces of work.
 bool should_yield() noexcept;
 }  // namespace this_job
 
