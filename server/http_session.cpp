@@ -221,7 +221,7 @@ void http_session::on_read(error_code ec, std::size_t bytes) {
   buffer_.commit(bytes);
   if (phase_ == phase::idle) {
     if (!accepting_requests_) {
-      buffer_.consume(buffer_.size());  // draining: requests after the last one are dropped
+      consume(buffer_.size());  // draining: requests after the last one are dropped
       return;
     }
     if (!request_buffered()) return do_read();
@@ -239,7 +239,7 @@ bool http_session::request_buffered() {
   std::size_t n = 0;
   while (n < s.size() && (s[n] == '\n' || s.substr(n, 2) == "\r\n")) n += s[n] == '\r' ? 2 : 1;
   const bool begun = s.size() - n > 1 || (s.size() - n == 1 && s[n] != '\r');
-  buffer_.consume(n);
+  consume(n);
   return begun;
 }
 
@@ -261,7 +261,7 @@ void http_session::parse() {
     auto& p = *header_parser_;
     while (!p.is_header_done()) {
       if (buffer_.size() == 0) return do_read();
-      buffer_.consume(p.put(buffer_.data(), ec));
+      consume(p.put(buffer_.data(), ec));
       if (ec == http::error::need_more) {
         if (const error_code stall = stalled_framing()) return on_parse_error(stall);
         return do_read();
@@ -274,7 +274,7 @@ void http_session::parse() {
     auto& p = *body_parser_;
     while (!p.is_done()) {
       if (buffer_.size() == 0) return do_read();
-      buffer_.consume(p.put(buffer_.data(), ec));
+      consume(p.put(buffer_.data(), ec));
       if (ec == http::error::need_more) {
         if (const error_code stall = stalled_framing()) return on_parse_error(stall);
         return do_read();
@@ -390,14 +390,23 @@ void http_session::on_body() {
 // - a line ended by a bare LF: bad_line_ending (400) at once, as Node's parser answers. Beast
 //   refuses one in a head only if the line arrived whole in one read; otherwise, and in chunked
 //   framing always, it takes the LF for an ordinary byte and would wait for the request timeout.
-error_code http_session::stalled_framing() const {
+// Each call scans only the bytes that arrived since the last (framing_checked_), so a head sent a
+// byte at a time costs a scan of each byte once, not of the whole buffer per byte.
+error_code http_session::stalled_framing() {
   if (buffer_.size() > owner_.options().max_header) return http::error::header_limit;
   const auto data = buffer_.cdata();
   const std::string_view raw(static_cast<const char*>(data.data()), data.size());
-  for (std::size_t lf = raw.find('\n'); lf != std::string_view::npos; lf = raw.find('\n', lf + 1)) {
+  for (std::size_t lf = raw.find('\n', framing_checked_); lf != std::string_view::npos;
+       lf = raw.find('\n', lf + 1)) {
     if (lf == 0 || raw[lf - 1] != '\r') return http::error::bad_line_ending;
   }
+  framing_checked_ = raw.size();
   return {};
+}
+
+void http_session::consume(std::size_t n) {
+  buffer_.consume(n);
+  framing_checked_ -= std::min(n, framing_checked_);
 }
 
 void http_session::reject_framing_line(exchange* x) {
@@ -628,7 +637,7 @@ void http_session::pump_body() {
     b.more = true;
     error_code ec;
     const std::size_t used = p.put(buffer_.data(), ec);
-    buffer_.consume(used);
+    consume(used);
     const std::size_t n = out.size() - b.size;
     if (ec == http::error::need_buffer) ec = {};
     if (ec == http::error::need_more) {
@@ -662,7 +671,7 @@ void http_session::pump_direct() {
     const std::size_t n = static_cast<std::size_t>(
         std::min<std::uint64_t>(std::min(out.size(), buffer_.size()), stream_direct_left_));
     net::buffer_copy(net::buffer(out.data(), n), buffer_.data());
-    buffer_.consume(n);
+    consume(n);
     stream_direct_left_ -= n;
     // A delivered read returns: even at the body's end, the end is reported to the next
     // read (as the parser path does), so a pipelined request cannot start before then.
@@ -1077,7 +1086,7 @@ void http_session::do_graceful_close() {
 }
 
 void http_session::do_linger() {
-  buffer_.consume(buffer_.size());
+  consume(buffer_.size());
   reading_ = true;
   io_socket().async_read_some(buffer_.prepare(read_chunk_bytes),
                           beast::bind_front_handler(&http_session::on_read, shared_from_this()));

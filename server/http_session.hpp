@@ -100,7 +100,9 @@ class http_session final
   void on_header();
   void on_body();
   void on_parse_error(boost::system::error_code ec);
-  boost::system::error_code stalled_framing() const;
+  boost::system::error_code stalled_framing();
+  // Drops n bytes from the front of buffer_; every consumer of buffer_ goes through it.
+  void consume(std::size_t n);
   void reject_framing_line(exchange* x);
   void on_peer_eof();
   void dispatch(exchange& x, body_reader* body = nullptr);
@@ -161,6 +163,7 @@ class http_session final
   boost::asio::ip::tcp::socket socket_;
   boost::asio::ip::tcp::endpoint remote_;
   boost::beast::flat_buffer buffer_;
+  std::size_t framing_checked_ = 0;  // buffer_'s first bytes stalled_framing() found no bare LF in
   runtime::loop::active_token handle_;
 
   std::optional<http::request_parser<http::empty_body>> header_parser_;
